@@ -1,0 +1,5 @@
+import sys
+
+from mtmc.cli.main import main
+
+sys.exit(main())

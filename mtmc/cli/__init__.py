@@ -1,0 +1,1 @@
+"""The ``mtmc`` command line (one module per verb)."""

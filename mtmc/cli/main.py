@@ -1,0 +1,68 @@
+"""``mtmc`` entry point: verb subcommands, one clear error line on bad input."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from mtmc import __version__
+from mtmc.errors import MtmcError
+
+# verb -> module with ``register(subparsers)``; each module's parser stores its ``run`` in ``func``.
+VERBS = {
+    "synth": "mtmc.cli.synth",
+    "track": "mtmc.cli.track",
+    "eval": "mtmc.cli.evaluate",
+    "demo": "mtmc.cli.demo",
+    "reid": "mtmc.cli.reid",
+}
+
+
+def offline_environment() -> None:
+    """Keep ultralytics from reaching the network (no downloads, no pip installs, no telemetry)."""
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    if "YOLO_CONFIG_DIR" not in os.environ:
+        cfg_dir = os.path.join(os.path.expanduser("~"), ".cache", "mtmc", "ultralytics")
+        try:
+            os.makedirs(cfg_dir, exist_ok=True)
+        except OSError:
+            import tempfile
+
+            cfg_dir = tempfile.mkdtemp(prefix="mtmc-ultralytics-")
+        os.environ["YOLO_CONFIG_DIR"] = cfg_dir
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mtmc",
+        description="Multi-camera multi-target person tracking with compact person ReID.",
+    )
+    parser.add_argument("--version", action="version", version=f"mtmc {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for module_name in VERBS.values():
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    offline_environment()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code = args.func(args)
+    except MtmcError as err:
+        print(f"mtmc {args.verb}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"mtmc {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    return int(code or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

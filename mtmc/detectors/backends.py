@@ -1,0 +1,1 @@
+"""Imports every built-in detector backend so that it registers itself."""

@@ -1,0 +1,77 @@
+"""The small interfaces at which pipeline stages meet (one Protocol each).
+
+Follow one time step through :mod:`mtmc.pipeline`:
+
+``FrameSet`` (one image per camera) -> ``Detector.detect`` (boxes per camera)
+-> ``Tracker.update`` per camera (tracks with per-camera ids) -> ``Embedder.embed``
+(appearance vectors for the crops that need them) -> ``Associator.update``
+(global ids across cameras) -> writers.
+
+All boxes are :data:`mtmc.boxes.BOX_DTYPE` arrays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@dataclass
+class FrameSet:
+    """The synchronised images of all cameras at one time step."""
+
+    frame: int  # 1-based frame number
+    time: float  # seconds since the start of the scene
+    cameras: list[str]  # camera names, in scene order
+    images: list[np.ndarray | None] = field(default_factory=list)  # BGR uint8 HxWx3, None if not decoded
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Finds people in the images of one time step (batched over cameras)."""
+
+    def detect(self, frames: FrameSet) -> list[np.ndarray]:
+        """One box array per camera, in ``frames.cameras`` order, ``id`` = -1."""
+        ...
+
+
+@runtime_checkable
+class Tracker(Protocol):
+    """Links one camera's detections over time into tracks with per-camera ids."""
+
+    def update(
+        self, detections: np.ndarray, frame: np.ndarray | None = None, embeddings: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Feed one frame's detections (and optional L2-normalised embeddings, row-aligned);
+        return the confirmed tracks of this frame with their ``id`` set."""
+        ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns person crops into L2-normalised appearance vectors."""
+
+    dim: int
+
+    def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
+        """(N, dim) float32 unit vectors for BGR uint8 crops."""
+        ...
+
+    def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """(N, dim) float32 unit vectors for ``boxes`` cut from a BGR ``image``."""
+        ...
+
+
+@runtime_checkable
+class Associator(Protocol):
+    """Gives every per-camera track one global identity across all cameras."""
+
+    def update(self, frame: int, tracks: list[np.ndarray], embeddings: list[np.ndarray | None]) -> list[np.ndarray]:
+        """Per-camera tracks (ids local to each camera) -> the same boxes with global ids."""
+        ...
+
+    def finalize(self) -> dict[tuple[int, int], int] | None:
+        """At the end of the sequence: optional relabelling {(camera, local id) -> global id}."""
+        ...

@@ -1,0 +1,1 @@
+"""ReID architectures; importing this package registers every built-in model."""

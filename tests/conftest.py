@@ -1,0 +1,32 @@
+"""Shared test fixtures: paths to ../shared, an offline ultralytics, small CPU torch."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "mtmc-test-ultralytics"))
+
+
+def shared_path(*parts: str) -> Path:
+    """Path inside ../shared, or skip the test (with the reason) when it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs {path} (the research-licensed test data in ../shared is absent)")
+    return path
+
+
+@pytest.fixture
+def shared() -> type:
+    class _Shared:
+        root = SHARED
+        path = staticmethod(shared_path)
+
+    return _Shared
