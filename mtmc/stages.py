@@ -68,10 +68,20 @@ class Embedder(Protocol):
 class Associator(Protocol):
     """Gives every per-camera track one global identity across all cameras."""
 
-    def update(self, frame: int, tracks: list[np.ndarray], embeddings: list[np.ndarray | None]) -> list[np.ndarray]:
-        """Per-camera tracks (ids local to each camera) -> the same boxes with global ids."""
+    def wants_embeddings(self, camera: int, tracks: np.ndarray) -> np.ndarray:
+        """Boolean mask of this camera's tracks worth embedding now (ReID scheduling)."""
         ...
 
-    def finalize(self) -> dict[tuple[int, int], int] | None:
-        """At the end of the sequence: optional relabelling {(camera, local id) -> global id}."""
+    def update(self, frame: int, tracks: list[np.ndarray], embeddings: list[np.ndarray | None]) -> list[np.ndarray]:
+        """Per-camera tracks (ids local to each camera) -> the same boxes with current global ids.
+
+        ``embeddings[c]`` is None or row-aligned with ``tracks[c]`` (nan rows were not embedded)."""
+        ...
+
+    def finalize(self) -> None:
+        """End of sequence: take late decisions (offline refinement)."""
+        ...
+
+    def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
+        """Final global ids for boxes of ``camera`` carrying tracker (local) ids."""
         ...

@@ -1,5 +1,12 @@
-"""Global (cross-camera) identity association, chosen by name: ``ASSOCIATORS.build(name, params, ...)``."""
+"""Global (cross-camera) identity association, chosen by name: ``ASSOCIATORS.build(name, params, ...)``.
+
+Built-ins: ``none`` (per-camera ids made unique across cameras) and ``global``
+(ground-plane fusion across cameras + ReID on entry + optional offline refinement).
+"""
 
 from mtmc.registry import Registry
 
 ASSOCIATORS: Registry = Registry("association")
+
+from mtmc.association import global_ids as _global_ids  # noqa: E402,F401
+from mtmc.association import per_camera as _per_camera  # noqa: E402,F401

@@ -1,0 +1,115 @@
+"""Bookkeeping for global identities: tracklets, identities, merges (union-find) and galleries."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Tracklet:
+    """One per-camera track (camera, local id), split into segments that each point to an identity."""
+
+    camera: int
+    local_id: int
+    first_frame: int
+    last_frame: int
+    segments: list[tuple[int, int]] = field(default_factory=list)  # (start frame, identity id)
+    position: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))
+    far_frames: int = 0  # consecutive frames far from the identity's position in other cameras
+    last_embedding_frame: int = -(10**9)
+
+    @property
+    def identity(self) -> int:
+        return self.segments[-1][1]
+
+
+@dataclass
+class Identity:
+    """A person: where they were last seen, whether their entry was resolved, a gallery of embeddings."""
+
+    id: int
+    first_frame: int
+    last_frame: int
+    position: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))
+    resolved: bool = False  # entry decision (new person or returning one) taken
+    gallery: deque = field(default_factory=lambda: deque(maxlen=30))
+    # per camera: list of [start, end] frame intervals in which a tracklet of this identity existed
+    intervals: dict[int, list[list[int]]] = field(default_factory=dict)
+
+    def add_interval(self, camera: int, start: int, end: int) -> None:
+        spans = self.intervals.setdefault(camera, [])
+        if spans and spans[-1][1] >= start - 1 and spans[-1][0] <= start:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+
+
+class IdentityStore:
+    """Identities with union-find merging: a merge relabels every tracklet segment at once."""
+
+    def __init__(self, gallery_size: int):
+        self.gallery_size = gallery_size
+        self.identities: dict[int, Identity] = {}
+        self._parent: dict[int, int] = {}
+        self._next = 1
+
+    def new(self, frame: int) -> Identity:
+        ident = Identity(self._next, frame, frame, gallery=deque(maxlen=self.gallery_size))
+        self.identities[ident.id] = ident
+        self._parent[ident.id] = ident.id
+        self._next += 1
+        return ident
+
+    def find(self, identity_id: int) -> int:
+        root = identity_id
+        while self._parent[root] != root:
+            root = self._parent[root]
+        while self._parent[identity_id] != root:  # path compression
+            self._parent[identity_id], identity_id = root, self._parent[identity_id]
+        return root
+
+    def get(self, identity_id: int) -> Identity:
+        return self.identities[self.find(identity_id)]
+
+    def roots(self) -> list[Identity]:
+        return [ident for i, ident in self.identities.items() if self._parent[i] == i]
+
+    def can_merge(self, a: int, b: int) -> bool:
+        """Two identities may be one person only if no camera saw both at the same time."""
+        ia, ib = self.get(a), self.get(b)
+        if ia.id == ib.id:
+            return True
+        for cam, spans in ia.intervals.items():
+            for s0, e0 in spans:
+                for s1, e1 in ib.intervals.get(cam, ()):
+                    if s0 <= e1 and s1 <= e0:
+                        return False
+        return True
+
+    def merge(self, keep: int, absorb: int) -> Identity:
+        """Merge identity ``absorb`` into ``keep`` (the older id survives)."""
+        ka, kb = self.get(keep), self.get(absorb)
+        if ka.id == kb.id:
+            return ka
+        if kb.id < ka.id:
+            ka, kb = kb, ka
+        self._parent[kb.id] = ka.id
+        ka.first_frame = min(ka.first_frame, kb.first_frame)
+        if kb.last_frame >= ka.last_frame:
+            ka.last_frame, ka.position = kb.last_frame, kb.position
+        ka.resolved = ka.resolved or kb.resolved
+        ka.gallery.extend(kb.gallery)
+        for cam, spans in kb.intervals.items():
+            merged = sorted(ka.intervals.get(cam, []) + spans)
+            ka.intervals[cam] = merged
+        return ka
+
+
+def gallery_similarity(query: np.ndarray, gallery: np.ndarray) -> float:
+    """Mean over query embeddings of their best cosine similarity in the gallery."""
+    if len(query) == 0 or len(gallery) == 0:
+        return -1.0
+    return float((query @ gallery.T).max(axis=1).mean())

@@ -1,0 +1,38 @@
+"""The ``none`` association: no cross-camera identities, only per-camera ids made unique."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mtmc.association import ASSOCIATORS
+
+CAMERA_ID_STRIDE = 100_000  # camera c's local id i becomes c * stride + i in multi-camera scenes
+
+
+@ASSOCIATORS.register("none")
+class PerCameraIds:
+    """Keeps each camera's tracker ids; in multi-camera scenes they are offset per camera."""
+
+    def __init__(self, scene=None, has_reid: bool = False):
+        self.offset = CAMERA_ID_STRIDE if scene is not None and len(scene.cameras) > 1 else 0
+
+    def wants_embeddings(self, camera: int, tracks: np.ndarray) -> np.ndarray:
+        return np.zeros(len(tracks), dtype=bool)
+
+    def update(self, frame: int, tracks: list[np.ndarray], embeddings: list) -> list[np.ndarray]:
+        out = []
+        for cam, boxes in enumerate(tracks):
+            boxes = boxes.copy()
+            boxes["id"] = self.relabel_ids(cam, boxes)
+            out.append(boxes)
+        return out
+
+    def relabel_ids(self, camera: int, boxes: np.ndarray) -> np.ndarray:
+        return boxes["id"] + camera * self.offset
+
+    def finalize(self) -> None:
+        return None
+
+    def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
+        """Final global ids for a camera's boxes carrying tracker (local) ids."""
+        return self.relabel_ids(camera, boxes)

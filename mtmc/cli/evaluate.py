@@ -1,0 +1,128 @@
+"""``mtmc eval RESULTS [--gt GT]``: score tracking results against ground truth (MOTA, IDF1, HOTA ...)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from mtmc.errors import DataError
+
+DESCRIPTION = """\
+Score tracking results against ground truth and print the metrics per camera, pooled over cameras
+(OVERALL) and jointly over cameras with global identities (MULTICAM).
+
+RESULTS is a run folder written by `mtmc track` (tracks/<camera>.txt) or a single MOT result file.
+GT is a scene or MOT sequence folder, or a single gt.txt; for a run folder it defaults to the run's input
+(summary.json "input").  metrics.json and metrics.csv are written next to the results (or to -o)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "eval",
+        help="score tracking results against ground truth (MOTA, IDF1, HOTA)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("results", help="run folder (with tracks/<camera>.txt) or a MOT result file")
+    parser.add_argument("--gt", default=None, help="scene / sequence folder or gt.txt (default: the run's input)")
+    parser.add_argument("--iou", type=float, default=0.5, help="IoU needed for a match (default 0.5)")
+    parser.add_argument("--no-hota", action="store_true", help="skip HOTA (trackeval)")
+    parser.add_argument("-o", "--out", default=None, help="folder for metrics.json / metrics.csv")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from eval.mot import evaluate
+
+    results = Path(args.results)
+    if not results.exists():
+        raise DataError("results not found (expected a run folder or a MOT result file)", path=results)
+    if results.is_dir():
+        gt_arg = args.gt if args.gt is not None else _run_input(results)
+        gt, pred = _load_run(results, Path(gt_arg))
+        out_dir = Path(args.out) if args.out else results
+    else:
+        if args.gt is None:
+            raise DataError("--gt is required with a single result file", path=results)
+        gt, pred = _load_single(results, Path(args.gt))
+        out_dir = Path(args.out) if args.out else results.parent
+    report = evaluate(gt, pred, iou_threshold=args.iou, hota=not args.no_hota)
+    print(report.to_table())
+    report.to_json(out_dir / "metrics.json")
+    report.to_csv(out_dir / "metrics.csv")
+    print(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'metrics.csv'}")
+    return 0
+
+
+def _run_input(run_dir: Path) -> str:
+    """The input the run was made from (summary.json "input"), the default ground truth."""
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise DataError("no summary.json in the run folder; pass --gt", path=run_dir)
+    try:
+        summary = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataError(f"cannot read run summary: {err}", path=path) from None
+    value = summary.get("input") if isinstance(summary, dict) else None
+    if not isinstance(value, str) or not value:
+        raise DataError('no "input" key naming the input; pass --gt', path=path)
+    return value
+
+
+def _scene_gt(gt_path: Path) -> dict[str, np.ndarray]:
+    """camera name -> ground truth of a scene / sequence folder, or of a single gt file ("gt")."""
+    from mtmc.io.mot import read_mot
+    from mtmc.io.scene import open_input
+
+    if gt_path.is_file() and gt_path.suffix.lower() == ".txt":
+        return {"": read_mot(gt_path, kind="gt")}  # "" = the one camera, named by the caller
+    scene = open_input(gt_path)
+    gt = {}
+    for cam in scene.cameras:
+        boxes = scene.load_gt(cam.index)
+        if boxes is not None:
+            gt[cam.name] = boxes
+    if not gt:
+        raise DataError("no ground truth (gt/gt.txt) for any camera", path=gt_path)
+    return gt
+
+
+def _load_run(run_dir: Path, gt_path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    from mtmc.io.mot import read_mot
+
+    tracks_dir = run_dir / "tracks"
+    if not tracks_dir.is_dir():
+        raise DataError("no tracks/ folder in the run (expected tracks/<camera>.txt)", path=run_dir)
+    files = {p.stem: p for p in sorted(tracks_dir.glob("*.txt"))}
+    gt = _scene_gt(gt_path)
+    if "" in gt:  # a bare gt.txt: the run must hold exactly one camera
+        if len(files) != 1:
+            raise DataError(
+                f"a single gt file needs a run with one camera, found {len(files)} in tracks/", path=gt_path
+            )
+        gt = {next(iter(files)): gt[""]}
+    for name in gt:
+        if name not in files:
+            raise DataError(f"no results for camera {name!r} (expected tracks/{name}.txt)", path=run_dir)
+    for name in files:
+        if name not in gt:
+            print(f"note: camera {name!r} has no ground truth; not scored")
+    pred = {name: read_mot(files[name], kind="result") for name in gt}
+    return gt, pred
+
+
+def _load_single(result: Path, gt_path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    from mtmc.io.mot import read_mot
+
+    gt = _scene_gt(gt_path)
+    if len(gt) != 1:
+        raise DataError(
+            f"a single result file needs single-camera ground truth, found cameras {', '.join(gt)}; "
+            "pass a run folder instead",
+            path=gt_path,
+        )
+    name = next(iter(gt)) or result.stem
+    return {name: next(iter(gt.values()))}, {name: read_mot(result, kind="result")}

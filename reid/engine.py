@@ -1,0 +1,334 @@
+"""ReID training loop: PK batches, branch losses, per-epoch lr, exact resume, evaluation, SWAG.
+
+A checkpoint is written atomically after every epoch with everything a resumed run needs to
+continue bit-identically: weights, optimiser, scheduler, AMP scaler, the PK sampler's generator,
+the torch / numpy / python RNG states of every rank, the SWAG moments and the metrics history.
+A run killed mid-epoch therefore loses at most that epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from mtmc.atomic import write_json, write_text
+from mtmc.config import dump_config, to_dict
+from mtmc.errors import ConfigError, DataError
+from reid import registry
+from reid.checkpoint import (
+    load_checkpoint,
+    load_model_weights,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
+from reid.data import (
+    DistributedPKBatchSampler,
+    ImageDataset,
+    ImagesOnly,
+    PKBatchSampler,
+    build_transforms,
+    load_dataset,
+)
+from reid.distributed import DistContext, barrier, cleanup, gather_objects, init_distributed, mean_over_ranks
+from reid.evaluate import evaluate_model
+from reid.losses import BranchLoss, compact_reid_loss, fblneck_loss, retrieval_loss
+from reid.reporting import plot_history, write_metrics_csv
+from reid.schedules import as_lambda, build_schedule, chain, cosine_cycles_lr
+from reid.swag import SWAG, bma_embeddings, swa_model
+from reid.train_config import LossSection, TrainRecipe
+
+BatchHook = Callable[[int, int], None]  # (epoch, step) after every optimiser step
+CHECKPOINT = "checkpoint.pth"
+
+
+def build_loss(cfg: LossSection) -> BranchLoss:
+    if cfg.name == "fblneck":
+        return fblneck_loss(cfg.margin)
+    if cfg.name == "retrieval":
+        return retrieval_loss(cfg.retrieval_lambda, cfg.margin, cfg.label_smoothing)
+    if cfg.name == "compact_reid":
+        return compact_reid_loss(cfg.label_smoothing)
+    return BranchLoss(cfg.id_weight, cfg.label_smoothing, cfg.triplet, cfg.triplet_weight, cfg.margin)
+
+
+def build_optimizer(recipe: TrainRecipe, model: nn.Module) -> torch.optim.Optimizer:
+    o = recipe.optim
+    params = [p for p in model.parameters() if p.requires_grad]
+    if o.name == "sgd":
+        return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=o.nesterov)
+    if o.name == "adam":
+        return torch.optim.Adam(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+    return torch.optim.AdamW(params, lr=o.lr, betas=o.betas, weight_decay=o.weight_decay)
+
+
+def build_lr_schedule(recipe: TrainRecipe):
+    """Absolute lr per 0-based epoch: the main schedule, then the SWAG cosine cycles."""
+    s = recipe.schedule
+    main = build_schedule(s.name, recipe.optim.lr, recipe.epochs, warmup_epochs=s.warmup_epochs,
+                          milestones=s.milestones, gamma=s.gamma, lr_min=s.lr_min)
+    if not recipe.swag.enabled:
+        return main
+    w = recipe.swag
+
+    def cycles(e: int) -> float:
+        return cosine_cycles_lr(e, w.lr_max, w.lr_min, w.cycle_epochs, w.decay)
+
+    return chain(main, recipe.epochs, cycles)
+
+
+class Trainer:
+    """Train one recipe into ``out_dir``; ``fit(resume=True)`` continues from ``out_dir/checkpoint.pth``."""
+
+    def __init__(self, recipe: TrainRecipe, out_dir: str | Path, *, batch_hook: BatchHook | None = None,
+                 log: Callable[[str], None] = print, dist_ctx: DistContext | None = None):
+        self.recipe, self.out_dir, self.batch_hook = recipe, Path(out_dir), batch_hook
+        self.ctx = dist_ctx or init_distributed(recipe.device)
+        self.device = self.ctx.device
+        self._log = log
+        self.history: list[dict] = []
+        self.start_epoch = 0
+        self._setup()
+
+    def log(self, text: str) -> None:
+        if self.ctx.is_main:
+            self._log(text)
+
+    # ------------------------------------------------------------------------------------------
+    def _setup(self) -> None:
+        r, ctx = self.recipe, self.ctx
+        info = registry.model_info(r.model.name)
+        self.data = load_dataset(r.data.root, r.data.format)
+        self.log(self.data.summary())
+        size = r.data.input_size or info.input_size
+        d = r.data
+        self.train_tf = build_transforms(size, info.mean, info.std, info.rgb, True, d.flip_p, d.pad, d.erase_p,
+                                         d.erase_area, d.erase_ratio, d.erase_value)
+        self.test_tf = build_transforms(size, info.mean, info.std, info.rgb, train=False)
+        seed_everything(r.seed)  # identical initial weights on every rank
+        try:
+            model = registry.build_model(r.model.name, num_classes=self.data.num_classes, **r.model.params)
+        except TypeError as err:
+            raise ConfigError(f"model.params: {err}") from None
+        if r.model.weights:
+            skipped = load_model_weights(model, r.model.weights)
+            self.log(f"initial weights {r.model.weights} ({len(skipped)} tensors skipped)")
+        self.model = model.to(self.device)
+        self.net: nn.Module = self.model
+        if ctx.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        seed_everything(r.seed + 1 + ctx.rank)  # augmentation / dropout streams differ per rank
+        self.train_set = ImageDataset(self.data.train, self.train_tf)
+        pids = self.train_set.pids
+        if ctx.enabled:
+            self.sampler: PKBatchSampler = DistributedPKBatchSampler(pids, d.p, d.k, r.seed, ctx.rank, ctx.world_size)
+        else:
+            self.sampler = PKBatchSampler(pids, d.p, d.k, r.seed)
+        self.loader = torch.utils.data.DataLoader(
+            self.train_set, batch_sampler=self.sampler, num_workers=d.num_workers,
+            pin_memory=self.device.type == "cuda")
+        self.criterion = build_loss(r.loss)
+        self.optimizer = build_optimizer(r, self.model)
+        self.lr_at = build_lr_schedule(r)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, as_lambda(self.lr_at, r.optim.lr))
+        self.amp = r.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.swag = SWAG(self.model) if r.swag.enabled else None
+
+    # ------------------------------------------------------------------------------------------
+    def state(self, epoch: int) -> dict:
+        rngs = gather_objects(self.ctx, rng_state())
+        return {
+            "format": "mtmc-reid-train/1",
+            "epoch": epoch,  # epochs completed
+            "recipe": to_dict(self.recipe),
+            "model_name": self.recipe.model.name,
+            "num_classes": self.data.num_classes,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "rng": rngs,
+            "swag": self.swag.state_dict() if self.swag else None,
+            "history": self.history,
+        }
+
+    def load_state(self, state: dict) -> None:
+        if state.get("format") != "mtmc-reid-train/1":
+            raise DataError("not an mtmc ReID training checkpoint", path=self.out_dir / CHECKPOINT)
+        if state["num_classes"] != self.data.num_classes:
+            raise DataError(f"checkpoint has {state['num_classes']} identities, the dataset "
+                            f"{self.data.num_classes}", path=self.out_dir / CHECKPOINT)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.sampler.load_state_dict(state["sampler"])
+        rngs = state["rng"]
+        if len(rngs) == self.ctx.world_size:
+            set_rng_state(rngs[self.ctx.rank])
+        else:
+            self.log(f"resume: checkpoint from {len(rngs)} processes, running {self.ctx.world_size}: "
+                     "augmentation RNG reseeded")
+        if self.swag is not None and state.get("swag"):
+            self.swag.load_state_dict(state["swag"])
+        self.history = list(state["history"])
+        self.start_epoch = int(state["epoch"])
+
+    # ------------------------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> list[dict]:
+        r, ctx = self.recipe, self.ctx
+        if resume:
+            path = self.out_dir / CHECKPOINT
+            if not path.is_file():
+                raise DataError("--resume: no checkpoint to resume from", path=path)
+            self.load_state(load_checkpoint(path))
+            self.log(f"resumed from {path} after epoch {self.start_epoch}")
+        if ctx.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            write_text(self.out_dir / "config.yaml", dump_config(self.recipe))
+        for epoch in range(self.start_epoch, r.total_epochs):
+            row = self.train_epoch(epoch)
+            if self.swag is not None and self._cycle_end(epoch):
+                self.swag.collect(self.model)
+                row["swag_n"] = self.swag.n
+            if self._eval_due(epoch):
+                row.update(self.evaluate())
+            self.history.append(row)
+            state = self.state(epoch + 1)
+            if ctx.is_main:
+                save_checkpoint(self.out_dir / CHECKPOINT, state)
+                self._report()
+            barrier(ctx)
+        self.finish()
+        return self.history
+
+    def _cycle_end(self, epoch: int) -> bool:
+        e = epoch - self.recipe.epochs
+        return e >= 0 and (e + 1) % self.recipe.swag.cycle_epochs == 0
+
+    def _eval_due(self, epoch: int) -> bool:
+        every = self.recipe.eval.every
+        last = epoch + 1 == self.recipe.total_epochs
+        return self.data.has_eval and (last or (every > 0 and (epoch + 1) % every == 0))
+
+    def train_epoch(self, epoch: int) -> dict:
+        self.net.train()
+        lr = self.optimizer.param_groups[0]["lr"]
+        sums: dict[str, float] = {}
+        steps, images, start = 0, 0, time.perf_counter()
+        bar = tqdm(self.loader, total=len(self.sampler), desc=f"epoch {epoch + 1}/{self.recipe.total_epochs}",
+                   disable=not (self.recipe.progress and self.ctx.is_main), leave=False, dynamic_ncols=True)
+        for step, (imgs, pids, _cams) in enumerate(bar):
+            imgs = imgs.to(self.device, non_blocking=True)
+            pids = pids.to(self.device, non_blocking=True)
+            with torch.autocast(self.device.type, enabled=self.amp):
+                outputs = self.net(imgs)
+            loss, parts = self.criterion(outputs, pids)
+            loss_value = float(loss.detach())
+            if not math.isfinite(loss_value):
+                raise FloatingPointError(f"loss became {loss_value} at epoch {epoch + 1} step {step + 1}")
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            steps += 1
+            images += len(imgs)
+            for key, value in {"loss": loss_value, **parts}.items():
+                sums[key] = sums.get(key, 0.0) + value
+            rate = images / max(time.perf_counter() - start, 1e-9)
+            bar.set_postfix(loss=f"{sums['loss'] / steps:.3f}", lr=f"{lr:.2e}", img_s=f"{rate:.0f}")
+            if self.batch_hook is not None:
+                self.batch_hook(epoch, step)
+        bar.close()
+        if steps == 0:
+            raise DataError("the PK sampler produced no batch: too few identities with images for P x K",
+                            path=self.data.root)
+        self.scheduler.step()
+        means = mean_over_ranks(self.ctx, {k: v / steps for k, v in sums.items()})
+        seconds = time.perf_counter() - start
+        row = {"epoch": epoch + 1, **means, "lr": lr, "images_per_s": images * self.ctx.world_size / seconds,
+               "seconds": seconds}
+        self.log(f"epoch {epoch + 1}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+        return row
+
+    def evaluate(self) -> dict:
+        """Market-protocol rank-1 / mAP of the current weights (computed on rank 0)."""
+        metrics: dict = {}
+        if self.ctx.is_main:
+            e = self.recipe.eval
+            metrics, _ = evaluate_model(self.model, self.data.query, self.data.gallery, self.test_tf,
+                                        device=self.device, batch_size=e.batch_size,
+                                        num_workers=self.recipe.data.num_workers, metric=e.distance,
+                                        normalize=e.normalize, max_rank=e.max_rank, amp=self.amp)
+            metrics.pop("n_valid", None)
+            self.log(f"  rank-1 {metrics['rank1']:.2f}  rank-5 {metrics['rank5']:.2f}  "
+                     f"rank-10 {metrics['rank10']:.2f}  mAP {metrics['mAP']:.2f}")
+        barrier(self.ctx)
+        return metrics
+
+    def _report(self) -> None:
+        write_metrics_csv(self.out_dir / "metrics.csv", self.history)
+        write_json(self.out_dir / "metrics.json", self.history)
+        plot_history(self.out_dir, self.history)
+
+    # ------------------------------------------------------------------------------------------
+    def bn_loader(self):
+        return torch.utils.data.DataLoader(ImagesOnly(self.train_set), batch_size=self.recipe.data.p * self.recipe.data.k,
+                                           shuffle=False, num_workers=self.recipe.data.num_workers)
+
+    def finish(self) -> None:
+        """Final weights (``model.pth``); with SWAG also ``swa_model.pth`` and its evaluation."""
+        if self.ctx.is_main:
+            save_checkpoint(self.out_dir / "model.pth", self.model.state_dict())
+            if self.swag is not None and self.swag.n > 0:
+                self._finish_swag()
+        barrier(self.ctx)
+        cleanup(self.ctx)
+
+    def _finish_swag(self) -> None:
+        w, e = self.recipe.swag, self.recipe.eval
+        final = self.model.state_dict()
+        model = swa_model(self.model, self.swag, self.bn_loader(), self.device)
+        save_checkpoint(self.out_dir / "swa_model.pth", model.state_dict())
+        if self.data.has_eval:
+            results = {"swa_mean": self.evaluate()}
+            if w.inference == "bma":
+                from reid.evaluate import distance_matrix, extract_features, make_loader, market_metrics
+
+                nw = self.recipe.data.num_workers
+
+                def embed(loader):
+                    return lambda m: extract_features(m, loader, self.device, self.amp)
+
+                q_loader = make_loader(self.data.query, self.test_tf, e.batch_size, nw)
+                g_loader = make_loader(self.data.gallery, self.test_tf, e.batch_size, nw)
+                qf = bma_embeddings(model, self.swag, self.bn_loader(), embed(q_loader), w.bma_samples,
+                                    w.bma_scale, self.recipe.seed, self.device)
+                gf = bma_embeddings(model, self.swag, self.bn_loader(), embed(g_loader), w.bma_samples,
+                                    w.bma_scale, self.recipe.seed, self.device)
+                dm = distance_matrix(qf, gf, e.distance, e.normalize)
+                results["swag_bma"] = market_metrics(dm, self.data.query, self.data.gallery, e.max_rank)
+                self.log(f"  SWAG-BMA ({w.bma_samples} samples): rank-1 {results['swag_bma']['rank1']:.2f} "
+                         f"mAP {results['swag_bma']['mAP']:.2f}")
+            write_json(self.out_dir / "swag_metrics.json", results)
+        self.model.load_state_dict(final)  # keep the trainer's model as trained
+
+
+def train(recipe: TrainRecipe, out_dir: str | Path, resume: bool = False, **kwargs) -> list[dict]:
+    """Build a :class:`Trainer` and run it; returns the metrics history."""
+    return Trainer(recipe, out_dir, **kwargs).fit(resume=resume)
+
+
+def read_history(out_dir: str | Path) -> list[dict]:
+    return json.loads((Path(out_dir) / "metrics.json").read_text())

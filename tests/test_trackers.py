@@ -1,0 +1,242 @@
+"""Per-camera trackers: matching primitives, SORT fidelity, identity keeping, frame-rate awareness."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import shared_path
+from scipy.optimize import linear_sum_assignment
+
+from mtmc.boxes import BOX_DTYPE, concat, from_tlwh, xyxy
+from mtmc.config import load_yaml
+from mtmc.errors import ConfigError, MtmcError
+from trackers import TRACKERS
+from trackers.matching import cosine_distance, fuse_score, gate, iou_matrix, linear_assignment
+
+ROOT = Path(__file__).resolve().parents[1]
+NAMES = ["sort", "bytetrack", "ocsort", "botsort"]
+
+
+# ------------------------------------------------------------------------------------------------
+# matching primitives
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(5, 8), (8, 5), (1, 4), (6, 6)])
+def test_lapjv_agrees_with_scipy(shape):
+    rng = np.random.default_rng(sum(shape))
+    for _ in range(5):
+        cost = rng.random(shape)
+        m, ur, uc = linear_assignment(cost)
+        r, c = linear_sum_assignment(cost)
+        assert len(m) == min(shape)
+        assert cost[m[:, 0], m[:, 1]].sum() == pytest.approx(cost[r, c].sum())
+        assert len(ur) == shape[0] - len(m) and len(uc) == shape[1] - len(m)
+
+
+def test_threshold_and_gate():
+    cost = np.array([[0.1, 0.9], [0.8, 0.95], [0.2, 0.3]])
+    m, ur, uc = linear_assignment(cost, thresh=0.5)
+    assert {tuple(x) for x in m} == {(0, 0), (2, 1)}
+    assert ur.tolist() == [1] and uc.tolist() == []
+    gated = gate(cost, np.array([[False, True], [True, True], [True, True]]))
+    m, _, _ = linear_assignment(gated, thresh=0.5)
+    assert {tuple(x) for x in m} == {(2, 0)}  # (0, 0) is forbidden; (2, 1) would cost more in total
+    m, ur, uc = linear_assignment(np.zeros((0, 3)), thresh=0.5)
+    assert m.shape == (0, 2) and uc.tolist() == [0, 1, 2]
+
+
+def test_iou_cosine_fuse():
+    a = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    b = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [100, 100, 110, 110]], float)
+    iou = iou_matrix(a, b)
+    assert iou[0].tolist() == pytest.approx([1.0, 50 / 150, 0.0])
+    assert iou[1].tolist() == pytest.approx([0.0, 0.0, 0.0])
+    d = cosine_distance(np.array([[1.0, 0], [0, 2.0]]), np.array([[3.0, 0], [1.0, 1.0]]))
+    assert d.ravel().tolist() == pytest.approx([0.0, 1 - 2**-0.5, 1.0, 1 - 2**-0.5])
+    assert fuse_score(np.array([[0.2]]), np.array([0.5]))[0, 0] == pytest.approx(0.6)
+
+
+# ------------------------------------------------------------------------------------------------
+# synthetic scenes
+# ------------------------------------------------------------------------------------------------
+
+
+def frame_boxes(frame: int, people: list[tuple[int, float, float]], score: float = 0.9) -> np.ndarray:
+    """Detections of one frame: (gt id, x, y) per person, 40x100 boxes; gt id kept in ``cls``."""
+    if not people:
+        b = from_tlwh(np.zeros((0, 4)))
+    else:
+        b = from_tlwh([[x, y, 40, 100] for _, x, y in people], score=score, cls=[p for p, _, _ in people])
+    b["frame"] = frame
+    b["camera"] = 2
+    return b
+
+
+def run(tracker, frames: list[np.ndarray], embeddings: list[np.ndarray | None] | None = None) -> np.ndarray:
+    out = []
+    for i, dets in enumerate(frames):
+        emb = embeddings[i] if embeddings is not None else None
+        tracks = tracker.update(dets, embeddings=emb)
+        assert tracks.dtype == BOX_DTYPE
+        if len(tracks):
+            assert (tracks["frame"] == dets["frame"][0] if len(dets) else True).all()
+            assert (tracks["camera"] == 2).all() or not len(dets)
+        out.append(tracks)
+    return concat(out)
+
+
+def ids_per_person(frames: list[np.ndarray], tracks: np.ndarray) -> dict[int, set[int]]:
+    """Track ids matched (one-to-one, IoU >= 0.5) to each synthetic person over the sequence."""
+    seen: dict[int, set[int]] = {}
+    for dets in frames:
+        if not len(dets):
+            continue
+        t = tracks[tracks["frame"] == dets["frame"][0]]
+        m, _, _ = linear_assignment(1.0 - iou_matrix(xyxy(dets), xyxy(t)), thresh=0.5)
+        for person in dets["cls"]:
+            seen.setdefault(int(person), set())
+        for i, k in m:
+            seen[int(dets["cls"][i])].add(int(t["id"][k]))
+    return seen
+
+
+def crossing_scene(gap: int) -> list[np.ndarray]:
+    """Two people cross (boxes overlap at IoU ~0.5), then person 1 is missed for ``gap`` frames."""
+    frames = []
+    for f in range(1, 61):
+        people = [(1, 8.0 * f, 100.0), (2, 480 - 8.0 * f, 130.0)]
+        if 40 <= f < 40 + gap:
+            people = people[1:]
+        frames.append(frame_boxes(f, people))
+    return frames
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ids_kept_through_crossing_and_occlusion(name):
+    gap = 1 if name == "sort" else 5  # SORT's reference max_age is one frame
+    frames = crossing_scene(gap)
+    tracks = run(TRACKERS.build(name, {}, frame_rate=25.0), frames)
+    seen = ids_per_person(frames, tracks)
+    assert len(seen[1]) == 1 and len(seen[2]) == 1, seen
+    assert seen[1] != seen[2]
+    assert tracks["id"].min() >= 1
+
+
+def reappear_scene(
+    fps: float, gap_s: float, turn_back: bool, speed: float = 60.0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Person 1 walks right, is unseen for ``gap_s`` s, reappears (back left when ``turn_back``);
+    person 2 stands still far away.  Returns detections and row-aligned embeddings."""
+    rng = np.random.default_rng(0)
+    identity = {1: np.eye(16)[0], 2: np.eye(16)[1]}
+    n_walk, n_gap = int(fps), int(round(gap_s * fps))
+    frames, embs = [], []
+    for f in range(1, n_walk + n_gap + int(fps) + 1):
+        people = [(2, 500.0, 50.0)]
+        if f <= n_walk:
+            people.append((1, 100 + speed * f / fps, 200.0))
+        elif f > n_walk + n_gap:
+            x = 100 + speed * n_walk / fps + (-120.0 if turn_back else 0.0)
+            people.append((1, x, 200.0))
+        dets = frame_boxes(f, people)
+        frames.append(dets)
+        e = np.stack([identity[int(p)] for p in dets["cls"]]) + 0.05 * rng.standard_normal((len(dets), 16))
+        embs.append(e)
+    return frames, embs
+
+
+def test_appearance_reacquires_after_long_gap():
+    frames, embs = reappear_scene(fps=25.0, gap_s=3.0, turn_back=True)
+    app = ids_per_person(frames, run(TRACKERS.build("botsort", {}, frame_rate=25.0), frames, embs))
+    assert len(app[1]) == 1 and app[1] != app[2]
+    motion = TRACKERS.build("botsort", {"motion_only": True}, frame_rate=25.0)
+    mot = ids_per_person(frames, run(motion, frames, embs))
+    assert len(mot[1]) == 2  # a new id after the gap
+    no_emb = ids_per_person(frames, run(TRACKERS.build("botsort", {}, frame_rate=25.0), frames))
+    assert len(no_emb[1]) == 2  # no embeddings given: motion only
+
+
+@pytest.mark.parametrize("name", ["bytetrack", "ocsort", "botsort"])
+@pytest.mark.parametrize("fps", [15.0, 30.0])
+def test_buffers_are_in_seconds(name, fps):
+    # default buffers are 1 s: a standing person unseen for 0.6 s keeps the id, for 1.6 s does not, at any fps
+    for gap_s, expected in ((0.6, 1), (1.6, 2)):
+        frames, _ = reappear_scene(fps=fps, gap_s=gap_s, turn_back=False, speed=0.0)
+        frames = [f[f["cls"] == 1] if len(f[f["cls"] == 1]) else f[:0] for f in frames]
+        for i, f in enumerate(frames):
+            if not len(f):
+                frames[i] = frame_boxes(i + 1, [])
+        tracker = TRACKERS.build(name, {"motion_only": True} if name == "botsort" else {}, frame_rate=fps)
+        seen = ids_per_person(frames, run(tracker, frames))
+        assert len(seen[1]) == expected, (gap_s, seen)
+
+
+# ------------------------------------------------------------------------------------------------
+# SORT fidelity
+# ------------------------------------------------------------------------------------------------
+
+
+def test_sort_min_hits_output_rule():
+    tracker = TRACKERS.build("sort", {}, frame_rate=30.0)
+    out = []
+    for f in range(1, 13):
+        people = [(1, 10.0, 10.0)]
+        if f >= 5 and f != 10:
+            people.append((2, 300.0, 10.0))
+        out.append(tracker.update(frame_boxes(f, people)))
+    got = [sorted(o["id"].tolist()) for o in out]
+    # frames 1-3: everything is output (frame_count <= min_hits); person 2 (id 2) is born at frame 5,
+    # is output from its 3rd consecutive hit (frame 8), is missed at frame 10 and needs 3 new hits
+    assert got == [[1], [1], [1], [1], [1], [1], [1], [1, 2], [1, 2], [1], [1], [1]]
+    out13 = tracker.update(frame_boxes(13, [(1, 10.0, 10.0), (2, 300.0, 10.0)]))
+    assert out13["id"].tolist() == [1, 2]
+    assert out13["x"][0] == pytest.approx(10.0) and out13["w"][0] == pytest.approx(40.0)
+
+
+def test_sort_reproduces_reference_mota_on_tud_campus():
+    from eval.mot import evaluate
+    from mtmc.io.mot import iter_frames, read_mot
+
+    seq = shared_path("data", "mot15", "train", "TUD-Campus")
+    dets = read_mot(seq / "det" / "det.txt", kind="det")
+    gt = read_mot(seq / "gt" / "gt.txt", kind="gt")
+    tracker = TRACKERS.build("sort", {}, frame_rate=25.0)
+    tracks = concat([tracker.update(b) if len(b) else tracker.update(b) for _, b in iter_frames(dets, 1, 71)])
+    report = evaluate({"TUD-Campus": gt}, {"TUD-Campus": tracks}, hota=False)
+    assert report.rows["TUD-Campus"]["MOTA"] == pytest.approx(62.7, abs=0.5)
+    assert report.rows["TUD-Campus"]["IDF1"] == pytest.approx(60.6, abs=0.5)
+
+
+# ------------------------------------------------------------------------------------------------
+# configuration and input checks
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_yaml_defaults_match_dataclass(name):
+    cfg = load_yaml(ROOT / "configs" / "trackers" / f"{name}.yaml")["tracker"]
+    assert cfg["name"] == name
+    defaults = {f.name: f.default for f in dataclasses.fields(TRACKERS.entry(name).params)}
+    assert cfg["params"] == defaults
+    assert name in TRACKERS.names()
+
+
+def test_bad_params_and_inputs():
+    with pytest.raises(ConfigError, match="params.track_buffer"):
+        TRACKERS.parse_params("bytetrack", {"track_buffer": -1.0})
+    with pytest.raises(ConfigError, match="unknown key"):
+        TRACKERS.parse_params("sort", {"max_agee": 3})
+    with pytest.raises(ConfigError, match="frame_rate"):
+        TRACKERS.build("ocsort", {}, frame_rate=0)
+    tracker = TRACKERS.build("botsort", {}, frame_rate=30.0)
+    dets = frame_boxes(1, [(1, 0.0, 0.0), (2, 100.0, 0.0)])
+    with pytest.raises(MtmcError, match="embeddings"):
+        tracker.update(dets, embeddings=np.ones((3, 8)))
+    with pytest.raises(MtmcError, match="BOX_DTYPE"):
+        tracker.update(np.zeros((2, 4)))
+    empty = tracker.update(frame_boxes(2, []))
+    assert len(empty) == 0 and empty.dtype == BOX_DTYPE

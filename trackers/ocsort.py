@@ -1,0 +1,178 @@
+"""OC-SORT (Cao et al., CVPR 2023): observation-centric SORT.
+
+SORT's Kalman filter and IoU association, with three fixes for occlusion and non-linear motion:
+
+* OCM (momentum): the association cost adds the consistency of the track's motion direction (from
+  an observation ``delta_t`` back to its last one) with the direction to each detection.
+* OCR (recovery): detections left unmatched get a second IoU matching against the LAST OBSERVED
+  boxes of unmatched tracks (where a briefly occluded person was last seen).
+* ORU (re-update): when a lost track is matched again, its filter is rewound to the loss and
+  re-run along a virtual trajectory interpolated between the two observations, undoing the error
+  accumulated while coasting.
+
+Output boxes are the last observations, as in the reference.  Durations are in seconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mtmc.errors import ConfigError
+from trackers import TRACKERS
+from trackers.base import TrackerBase
+from trackers.kalman import SortKalman
+from trackers.matching import iou_matrix, linear_assignment
+from trackers.sort import associate_iou
+
+
+@dataclass
+class OcSortParams:
+    det_thresh: float = 0.5  # detections below are ignored
+    max_age: float = 1.0  # seconds a track coasts without a match (the paper's 30 frames at 30 fps)
+    min_hits: int = 3  # consecutive matches before a track is output (a count, not a duration)
+    iou_threshold: float = 0.3  # minimum IoU of a match
+    delta_t: float = 0.1  # seconds back for the direction estimate (the paper's 3 frames at 30 fps)
+    inertia: float = 0.2  # weight of the direction-consistency term (OCM)
+    output_filtered: bool = False  # output the Kalman estimate instead of the last observation (reference)
+
+    def validate(self, key_path: str = "") -> None:
+        p = f"{key_path}." if key_path else ""
+        for name in ("det_thresh", "iou_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"{p}{name}: expected a number in [0, 1], got {getattr(self, name)}")
+        if self.max_age <= 0 or self.delta_t <= 0 or self.min_hits < 0 or self.inertia < 0:
+            raise ConfigError(f"{p}max_age/delta_t: expected positive seconds; min_hits/inertia: non-negative")
+
+
+def _centres(b: np.ndarray) -> np.ndarray:
+    return np.stack([(b[:, 0] + b[:, 2]) / 2.0, (b[:, 1] + b[:, 3]) / 2.0], axis=1)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / (np.linalg.norm(v, axis=-1, keepdims=True) + 1e-6)
+
+
+class _Track:
+    __slots__ = ("kf", "id", "hits", "hit_streak", "time_since_update", "age", "score", "observations",
+                 "last_obs", "velocity")
+
+    def __init__(self, box: np.ndarray, track_id: int, score: float):
+        self.kf = SortKalman(box)
+        self.id = track_id
+        self.hits = self.hit_streak = self.time_since_update = self.age = 0
+        self.score = score
+        self.observations: dict[int, np.ndarray] = {}  # age -> observed box (the creating box is not one)
+        self.last_obs: np.ndarray | None = None
+        self.velocity = np.zeros(2)  # unit direction (dx, dy) of recent motion; 0 when unknown
+
+    def predict(self) -> np.ndarray:
+        box = self.kf.predict()
+        self.age += 1
+        if self.time_since_update > 0:
+            self.hit_streak = 0
+        self.time_since_update += 1
+        return box
+
+    def previous_obs(self, delta: int) -> np.ndarray | None:
+        """The observation ``delta`` frames back (or the nearest more recent one), else the last one."""
+        for dt in range(delta, 0, -1):
+            box = self.observations.get(self.age - dt)
+            if box is not None:
+                return box
+        return self.last_obs
+
+    def update(self, box: np.ndarray, score: float, delta: int) -> None:
+        if self.last_obs is not None:
+            prev = self.previous_obs(delta)
+            self.velocity = _unit(_centres(box[None])[0] - _centres(prev[None])[0])
+            if self.kf.frozen:  # ORU: the track was lost for time_since_update frames
+                self.kf.reupdate(self.last_obs, box, self.time_since_update)
+        self.kf.thaw()
+        self.last_obs = box
+        self.observations[self.age] = box
+        for old in [a for a in self.observations if a < self.age - delta]:
+            del self.observations[old]  # only the last delta_t frames are ever looked up
+        self.time_since_update = 0
+        self.hits += 1
+        self.hit_streak += 1
+        self.score = score
+        self.kf.update(box)
+
+
+class OcSort(TrackerBase):
+    """Observation-centric SORT."""
+
+    def __init__(self, params: OcSortParams, frame_rate: float):
+        super().__init__(frame_rate)
+        self.params = params
+        self.max_age = self.frames(params.max_age)
+        self.delta = self.frames(params.delta_t)
+        self.tracks: list[_Track] = []
+
+    def _direction_cost(self, boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """OCM: (tracks, dets) bonus for detections in the direction the track has been moving."""
+        prev = [t.previous_obs(self.delta) for t in self.tracks]
+        valid = np.array([b is not None for b in prev])
+        prev_c = _centres(np.stack([b if b is not None else np.zeros(4) for b in prev]))
+        direction = _unit(_centres(boxes)[None, :, :] - prev_c[:, None, :])  # (T, D, 2)
+        vel = np.stack([t.velocity for t in self.tracks])
+        cos = np.clip(np.einsum("tdk,tk->td", direction, vel), -1.0, 1.0)
+        angle = (np.pi / 2.0 - np.abs(np.arccos(cos))) / np.pi  # in [-1/2, 1/2], 0 when no velocity
+        return angle * valid[:, None] * self.params.inertia * scores[None, :]
+
+    def _step(self, boxes, scores, embeddings):
+        p = self.params
+        keep = scores >= p.det_thresh
+        boxes, scores = boxes[keep], scores[keep]
+        predicted = np.array([t.predict() for t in self.tracks]).reshape(-1, 4)
+        ok = np.all(np.isfinite(predicted), axis=1)
+        if not ok.all():
+            self.tracks = [t for t, k in zip(self.tracks, ok) if k]
+            predicted = predicted[ok]
+
+        # first round: IoU + direction consistency on the predicted boxes
+        iou = iou_matrix(predicted, boxes)
+        matches = np.empty((0, 2), dtype=np.int64)
+        if min(iou.shape) > 0:
+            above = iou > p.iou_threshold
+            if above.sum(1).max() == 1 and above.sum(0).max() == 1:
+                matches = np.stack(np.nonzero(above), axis=1)
+            else:
+                matches, _, _ = linear_assignment(-(iou + self._direction_cost(boxes, scores)))
+            matches = matches[iou[matches[:, 0], matches[:, 1]] >= p.iou_threshold]
+        for t, d in matches:
+            self.tracks[t].update(boxes[d], scores[d], self.delta)
+        um_t = np.setdiff1d(np.arange(len(self.tracks)), matches[:, 0])
+        um_d = np.setdiff1d(np.arange(len(boxes)), matches[:, 1])
+
+        # OCR: unmatched detections vs the last observations of unmatched tracks
+        observed = np.array([self.tracks[t].last_obs is not None for t in um_t], dtype=bool)
+        if len(um_d) and observed.any():
+            cand = um_t[observed]
+            last = np.stack([self.tracks[t].last_obs for t in cand])
+            m, d_left, t_left = associate_iou(boxes[um_d], last, p.iou_threshold)
+            for d, t in m:
+                self.tracks[cand[t]].update(boxes[um_d[d]], scores[um_d[d]], self.delta)
+            um_t = np.concatenate([um_t[~observed], cand[t_left]])
+            um_d = um_d[d_left]
+        for t in um_t:
+            self.tracks[t].kf.freeze()  # remember the state at the loss, for ORU
+
+        for d in um_d:
+            self.tracks.append(_Track(boxes[d], self.next_id(), scores[d]))
+        out_boxes, out_ids, out_scores = [], [], []
+        for t in self.tracks:
+            if t.time_since_update < 1 and (t.hit_streak >= p.min_hits or self.frame_count <= p.min_hits):
+                use_obs = t.last_obs is not None and not p.output_filtered
+                out_boxes.append(t.last_obs if use_obs else t.kf.box)
+                out_ids.append(t.id)
+                out_scores.append(t.score)
+        self.tracks = [t for t in self.tracks if t.time_since_update <= self.max_age]
+        return np.array(out_boxes).reshape(-1, 4), np.array(out_ids, dtype=np.int64), np.array(out_scores)
+
+
+@TRACKERS.register("ocsort", params=OcSortParams)
+def build_ocsort(params: OcSortParams, frame_rate: float = 30.0) -> OcSort:
+    return OcSort(params, frame_rate)
