@@ -249,7 +249,8 @@ def build_embedder(cfg) -> TorchEmbedder | OnnxEmbedder | None:
         else:  # foreign: the config says (input_size may come from a static input shape instead)
             size = tuple(cfg.input_size) if cfg.input_size is not None else None
             sizes = {"input_size": size, "rgb": cfg.rgb, "mean": tuple(cfg.mean), "std": tuple(cfg.std)}
-        return OnnxEmbedder(weights, batch_size=cfg.batch_size, flip=cfg.flip, providers=_providers(cfg.device), **sizes)
+        providers = _providers(cfg.device)
+        return OnnxEmbedder(weights, batch_size=cfg.batch_size, flip=cfg.flip, providers=providers, **sizes)
     info = model_info(cfg.model)
     if weights is None:
         if cfg.model == "cdnet_genotype":

@@ -244,3 +244,11 @@ def test_backends_work_on_a_real_scene():
     assert len(boxes) > 0 and (boxes["score"] >= 0.5).all()
     (boxes,) = sim.detect(frameset(1, names))
     assert len(boxes) == (gt["frame"] == 1).sum()  # MOT15 gt has no visibility: everyone is seen
+
+
+def test_file_based_backends_do_not_need_pixels(tmp_path):
+    det = tmp_path / "det.txt"
+    det.write_text("1,-1,10,20,30,60,0.9,-1,-1,-1\n")
+    scene = fake_scene([{"name": "c0", "det_path": det}], [grid_gt(1, 1)])
+    assert DETECTORS.build("mot-file", {}, scene=scene).needs_pixels is False
+    assert DETECTORS.build("simulated", {}, scene=scene).needs_pixels is False

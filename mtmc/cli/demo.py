@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  {'run':10s} {'MOTA':>7s} {'IDF1':>7s} {'IDsw':>6s} {'ids':>5s}")
     for label, summary in rows.items():
         m = summary["metrics"]["MULTICAM"]
-        print(f"  {label:10s} {m['MOTA']:7.1f} {m['IDF1']:7.1f} {int(m['num_switches']):6d} {summary['identities']:5d}")
+        print(f"  {label:10s} {m['MOTA']:7.1f} {m['IDF1']:7.1f} {int(m['IDsw']):6d} {summary['identities']:5d}")
     if not args.reid_weights:
         print("  (pass --reid-weights CHECKPOINT to compare with a ReID model; train one with `mtmc reid train`)")
     return 0

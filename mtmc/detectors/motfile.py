@@ -30,7 +30,7 @@ class MotFileParams:
 class MotFileDetector:
     """Looks up the public detections of each camera for the requested frame."""
 
-    needs_images = False  # the pipeline may skip decoding frames when False
+    needs_pixels = False  # read by mtmc.pipeline: when False the reader skips decoding frames
 
     def __init__(self, params: MotFileParams, scene: Any):
         if scene is None or not getattr(scene, "cameras", None):

@@ -64,7 +64,7 @@ def miss_probability(vis: np.ndarray, p: SimulatedParams) -> np.ndarray:
 class SimulatedDetector:
     """Turns each camera's ground truth into noisy detections, reproducibly."""
 
-    needs_images = False  # the pipeline may skip decoding frames when False
+    needs_pixels = False  # read by mtmc.pipeline: when False the reader skips decoding frames
 
     def __init__(self, params: SimulatedParams, scene: Any):
         if scene is None or not getattr(scene, "cameras", None):

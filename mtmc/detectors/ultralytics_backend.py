@@ -90,7 +90,7 @@ def precision_args(half: bool) -> dict[str, Any]:
 class UltralyticsDetector:
     """Person detector running an ultralytics model over the cameras of one time step at once."""
 
-    needs_images = True  # the pipeline may skip decoding frames when False
+    needs_pixels = True  # read by mtmc.pipeline: when False the reader skips decoding frames
 
     def __init__(self, params: UltralyticsParams, scene: Any | None = None):
         self.params, self.scene = params, scene

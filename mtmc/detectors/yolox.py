@@ -76,7 +76,7 @@ def make_grid(size: tuple[int, int], strides: list[int]) -> tuple[np.ndarray, np
 class YoloxOnnx:
     """Runs a YOLOX ONNX model on the images of one time step (one batch when the model allows)."""
 
-    needs_images = True  # the pipeline may skip decoding frames when False
+    needs_pixels = True  # read by mtmc.pipeline: when False the reader skips decoding frames
 
     def __init__(self, params: YoloxParams, scene: Any | None = None):
         import onnxruntime as ort

@@ -82,7 +82,7 @@ def build_body(ident: Identity, x: float, y: float, heading: float, phase: float
     # Leg angles: swing while walking, thighs horizontal and shins vertical when seated.
     swing = np.radians(24.0) * walk * np.sin(phase)
     legs = []
-    for side, sgn in (("l", 1.0), ("r", -1.0)):
+    for sgn in (1.0, -1.0):  # left, right
         th = sgn * swing
         knee = walk * np.radians(35.0) * max(0.0, -np.cos(phase if sgn > 0 else phase + np.pi))
         th = (1 - sit) * th + sit * np.radians(88.0)

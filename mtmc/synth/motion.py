@@ -133,6 +133,14 @@ class Simulator:
         p.vel[:] = 0
         p.next_entry = t + float(self.rng.uniform(*self.cfg.away_seconds))
 
+    def _in_doorway(self, pos: np.ndarray) -> bool:
+        """Close enough to the door to step out of the room."""
+        rel = pos - np.asarray(self.room.door_center)
+        inward = np.asarray(self.room.door_inward)
+        depth = float(rel @ inward)
+        across = float(np.hypot(*(rel - depth * inward)))
+        return depth < 0.45 and across < self.room.door_width / 2 - 0.1
+
     def _door_clear(self) -> bool:
         entry = self.room.entry_point
         return all(np.hypot(*(q.pos - entry)) > 0.8 for q in self.people if q.inside)
@@ -158,8 +166,9 @@ class Simulator:
             gap = float(np.hypot(*away)) - f.radius
             if gap < 0.45:
                 push += away / max(np.hypot(*away), 1e-6) * 1.8 * (0.45 - gap) / 0.45
+        at_door = p.task == "leave" and float(np.hypot(*(p.pos - self.room.entry_point))) < 1.5
         for q in self.people:
-            if q is p or not q.inside:
+            if q is p or not q.inside or at_door:  # people leaving squeeze through: no door deadlocks
                 continue
             away = p.pos - q.pos
             gap = float(np.hypot(*away))
@@ -196,7 +205,7 @@ class Simulator:
         speed = p.ident.speed
         if p.task in ("walk", "leave"):
             left = self._move(p, p.goal, speed)
-            if p.task == "leave" and float(np.hypot(*(p.pos - self.room.entry_point))) < 0.25:
+            if p.task == "leave" and (self._in_doorway(p.pos) or t - p.task_start > 30.0):
                 self._exit(p, t)
             elif p.task == "walk" and (left < 0.3 or t - p.task_start > 20.0):
                 self._next_task(p, t)

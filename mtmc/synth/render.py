@@ -9,9 +9,8 @@ visibility is (own pixels left visible inside the image) / (all own pixels).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import functools
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -22,7 +21,8 @@ from mtmc.synth.background import raycast
 from mtmc.synth.body import FACES, SHADE, Body, block_corners
 from mtmc.synth.room import Room
 
-SS = 2  # supersampling of sprites
+SS = 2  # supersampling of small, sharp sprites (anti-aliased edges)
+SS_MAX_HEIGHT = 160  # taller sprites are drawn at 1x: their jagged edges are small next to them
 SHIFT = 4  # fractional bits of cv2 drawing coordinates
 FURNITURE_LABEL = 255
 
@@ -100,9 +100,10 @@ def draw_body(body: Body, uv: np.ndarray, depth: np.ndarray, rpx: np.ndarray, bl
     x1, y1 = int(min(hi[0], clip[2])), int(min(hi[1], clip[3]))
     if x1 - x0 < 1 or y1 - y0 < 1:
         return None
-    canvas = np.zeros(((y1 - y0) * SS, (x1 - x0) * SS, 4), np.uint8)  # BGRA, premultiplied
-    cuv = (uv - [x0, y0]) * SS + (SS - 1) / 2.0
-    crad = rpx * SS
+    ss = SS if blur < 1.5 and y1 - y0 <= SS_MAX_HEIGHT else 1  # blurred sprites are smoothed by the resize
+    canvas = np.zeros(((y1 - y0) * ss, (x1 - x0) * ss, 4), np.uint8)  # BGRA, premultiplied
+    cuv = (uv - [x0, y0]) * ss + (ss - 1) / 2.0
+    crad = rpx * ss
     fixed = np.round(cuv * (1 << SHIFT)).astype(np.int32)
     pts = [tuple(p) for p in fixed.tolist()]
     rfix = np.round(crad * (1 << SHIFT)).astype(np.int64).tolist()
@@ -137,7 +138,7 @@ def draw_body(body: Body, uv: np.ndarray, depth: np.ndarray, rpx: np.ndarray, bl
         small = (max(1, int(round(w / blur))), max(1, int(round(h / blur))))
         canvas = cv2.resize(cv2.resize(canvas, small, interpolation=cv2.INTER_AREA), (w, h),
                             interpolation=cv2.INTER_LINEAR)
-    else:
+    elif ss > 1:
         canvas = cv2.resize(canvas, (w, h), interpolation=cv2.INTER_AREA)
     color = cv2.cvtColor(canvas, cv2.COLOR_BGRA2BGR)
     if lut is not None:
@@ -199,7 +200,7 @@ class CameraView:
         # Per-camera exposure, white balance and gamma as one lookup table, applied to the static
         # background once and to each sprite as it is drawn; sensor noise as a cycle of frames.
         gain, gamma = rng.uniform(0.8, 1.2), rng.uniform(0.85, 1.15)
-        balance = rng.uniform(0.9, 1.1, 3)
+        balance = rng.uniform(0.92, 1.08, 3)
         v = np.arange(256) / 255.0
         lut = np.stack([np.clip(255 * (v**gamma) * gain * b, 0, 255) for b in balance], axis=1)
         lut = np.round(lut).astype(np.uint8)
