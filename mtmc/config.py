@@ -214,7 +214,7 @@ class DetectorConfig(ComponentConfig):
 
 @dataclass
 class TrackerConfig(ComponentConfig):
-    name: str = "sort"
+    name: str = "bytetrack"
 
 
 @dataclass
@@ -236,7 +236,7 @@ class ReidConfig:
 
 @dataclass
 class AssociationConfig(ComponentConfig):
-    name: str = "none"
+    name: str = "global"
 
 
 @dataclass

@@ -23,8 +23,8 @@ from reid.registry import build_model
 from reid.search import (
     DartsSupernet,
     MBlock,
-    SearchRecipe,
     Searcher,
+    SearchRecipe,
     TopKSupernet,
     derive_edges,
     search,
@@ -270,3 +270,9 @@ def test_cli_search_smoke(market, tmp_path, capsys):
     assert "method" in capsys.readouterr().err
     assert main(["reid", "search", "-c", str(TINY), "-o", str(tmp_path / "x"), f"data.root={market}",
                  "--resume"]) == 2
+
+
+@pytest.mark.parametrize(("space", "expected"), [("cds", 19.5e6), ("cs", 7.8e6)])
+def test_supernet_sizes_match_spec(space, expected):
+    net = TopKSupernet(space, num_classes=751)  # spec §2.5: CDS ≈ 19.5M, CS ≈ 7.8M (751 classes)
+    assert sum(p.numel() for p in net.weight_parameters()) == pytest.approx(expected, rel=5e-3)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -49,15 +50,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_OVERRIDE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*=")
+
+
+def split_overrides(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Pull ``key=value`` config overrides out of ``argv`` so they may stand anywhere, even after flags."""
+    rest, overrides = [], []
+    for token in argv:
+        (overrides if _OVERRIDE.match(token) else rest).append(token)
+    return rest, overrides
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     offline_environment()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    rest, overrides = split_overrides(list(sys.argv[1:] if argv is None else argv))
+    args = parser.parse_args(rest)
+    if overrides:
+        field = next((f for f in ("overrides", "items") if hasattr(args, f)), None)
+        if field is None:
+            parser.error(f"{args.verb} takes no KEY=VALUE overrides (got {overrides[0]!r})")
+        setattr(args, field, list(getattr(args, field) or []) + overrides)
     try:
         code = args.func(args)
     except MtmcError as err:
         print(f"mtmc {args.verb}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print(f"mtmc {args.verb}: interrupted", file=sys.stderr)
         return 130

@@ -109,5 +109,5 @@ def run(args: argparse.Namespace) -> int:
               + f" in {time.perf_counter() - start:.1f} s")
         if summary["identities_without_crops"]:
             print(f"note: {len(summary['identities_without_crops'])} identities got no crop "
-                  "(raise duration-independent limits: --min-visibility / --min-height)")
+                  "(try a lower --min-visibility or --min-height)")
     return 0
