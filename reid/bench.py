@@ -34,7 +34,9 @@ class BenchRow:
         return self.crops_per_s * self.macs / 1e9
 
 
-def time_per_call(fn: Callable[[], object], min_time: float = 1.0, warmup: int = 1, min_calls: int = 2) -> float:
+def time_per_call(
+    fn: Callable[[], object], min_time: float = 1.0, warmup: int = 1, min_calls: int = 2
+) -> float:
     """Fastest single call (seconds) after ``warmup`` calls, over >= ``min_calls`` calls and ``min_time``.
 
     The minimum, not the mean: on a shared machine other processes only ever add time.
@@ -93,9 +95,13 @@ def bench_model(
 
 
 def _torch_runner(model: torch.nn.Module) -> Callable[[np.ndarray], object]:
+    from reid.models.blocks import optimize_for_inference
+
+    model = optimize_for_inference(model)  # what TorchEmbedder runs
+
     def run(x: np.ndarray) -> object:
         with torch.inference_mode():
-            return model(torch.from_numpy(x))
+            return model(torch.from_numpy(x).contiguous(memory_format=torch.channels_last))
 
     return run
 
@@ -146,7 +152,9 @@ def markdown_report(rows: list[BenchRow], peak_gflops: float, threads: int, comm
             cells = {r.batch: r for r in rows if r.model == row_model and r.backend == backend}
             first = next(iter(cells.values()))
             values = " | ".join(f"{cells[b].crops_per_s:.1f}" if b in cells else "-" for b in batches)
-            lines.append(f"| {row_model} | {first.params:,} | {first.macs / 1e6:.1f}M | {backend} | {values} |")
+            lines.append(
+                f"| {row_model} | {first.params:,} | {first.macs / 1e6:.1f}M | {backend} | {values} |"
+            )
     lines += [
         "",
         "Best backend against the matmul bound (ratio = bound / achieved crops/s; target <= 2):",

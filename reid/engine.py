@@ -272,6 +272,8 @@ class Trainer:
                                         num_workers=self.recipe.data.num_workers, metric=e.distance,
                                         normalize=e.normalize, max_rank=e.max_rank, amp=self.amp)
             metrics.pop("n_valid", None)
+            if metrics.pop("nonfinite_embeddings", False):
+                self.log("  warning: the model produced non-finite embeddings; metrics are NaN")
             self.log(f"  rank-1 {metrics['rank1']:.2f}  rank-5 {metrics['rank5']:.2f}  "
                      f"rank-10 {metrics['rank10']:.2f}  mAP {metrics['mAP']:.2f}")
         barrier(self.ctx)

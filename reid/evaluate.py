@@ -74,6 +74,11 @@ def evaluate_model(model: nn.Module, query: Sequence[Record], gallery: Sequence[
     """Embed query and gallery with ``model`` and score them with the Market protocol."""
     qf = extract_features(model, make_loader(query, transform, batch_size, num_workers), device, amp)
     gf = extract_features(model, make_loader(gallery, transform, batch_size, num_workers), device, amp)
+    if not (torch.isfinite(qf).all() and torch.isfinite(gf).all()):
+        # a diverged (or barely trained) model: report NaN metrics instead of aborting the run
+        nan = float("nan")
+        return {"rank1": nan, "rank5": nan, "rank10": nan, "mAP": nan, "cmc": [], "n_valid": 0,
+                "nonfinite_embeddings": True}, np.full((len(query), len(gallery)), np.nan)
     distmat = distance_matrix(qf, gf, metric, normalize)
     return market_metrics(distmat, query, gallery, max_rank), distmat
 

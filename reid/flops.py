@@ -26,7 +26,9 @@ def count_macs(model: nn.Module, input_size: tuple[int, int], batch: int = 1) ->
 
     probe = copy.deepcopy(model).eval()
     counted = (nn.Conv2d, nn.Linear)
-    custom = {type(m): _zero_op for m in probe.modules() if not isinstance(m, counted) and not list(m.children())}
+    custom = {
+        type(m): _zero_op for m in probe.modules() if not isinstance(m, counted) and not list(m.children())
+    }
     x = torch.zeros(batch, 3, *input_size)
     with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):  # thop prints per-module notes
         macs, _ = thop.profile(probe, inputs=(x,), custom_ops=custom, verbose=False)

@@ -76,7 +76,10 @@ def read_weights(path: str | Path) -> dict[str, Any]:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         # Older training scripts pickle extra objects (numpy scalars, configs): allow them, but say so.
-        print(f"reid weights {path.name}: not loadable in weights-only mode; unpickling it in full", file=sys.stderr)
+        print(
+            f"reid weights {path.name}: not loadable in weights-only mode; unpickling it in full",
+            file=sys.stderr,
+        )
         try:
             obj = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as err:
@@ -141,7 +144,9 @@ def load_weights(
     mismatched = [k for k, v in state.items() if tuple(v.shape) != tuple(own[k].shape)]
     if mismatched:
         details = ", ".join(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in mismatched[:3])
-        raise MtmcError(f"weights do not fit {name}: {len(mismatched)} shape mismatches ({details})", path=path)
+        raise MtmcError(
+            f"weights do not fit {name}: {len(mismatched)} shape mismatches ({details})", path=path
+        )
     # Coverage counts the tensors inference needs; BN step counters carry no information.
     needed = [k for k in own if not is_train_only(k) and not k.endswith("num_batches_tracked")]
     found = sum(k in state for k in needed)
@@ -169,7 +174,9 @@ def _same_genotype(model: nn.Module, ckpt: dict[str, Any]) -> bool:
     return genotype_from_dict(saved).layers == genotype.layers
 
 
-def build_from_weights(path: str | Path, arch: str | None = None, num_classes: int = 0) -> tuple[nn.Module, str]:
+def build_from_weights(
+    path: str | Path, arch: str | None = None, num_classes: int = 0
+) -> tuple[nn.Module, str]:
     """Rebuild the model a weights file describes (arch, genotype, neck config), load it; -> (model, arch)."""
     from reid.models.cdnet import build_from_genotype
     from reid.registry import build_model

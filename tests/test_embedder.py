@@ -29,8 +29,10 @@ def _one_torch_thread():
 
 
 def _crops(n: int) -> list[np.ndarray]:
-    return [RNG.integers(0, 256, (int(RNG.integers(40, 200)), int(RNG.integers(20, 90)), 3), np.uint8)
-            for _ in range(n)]
+    return [
+        RNG.integers(0, 256, (int(RNG.integers(40, 200)), int(RNG.integers(20, 90)), 3), np.uint8)
+        for _ in range(n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -86,13 +88,17 @@ def test_embed_cuts_clipped_boxes_and_zeroes_empty_ones():
     from mtmc.boxes import from_tlwh
 
     image = RNG.integers(0, 256, (240, 320, 3), np.uint8)
-    boxes = from_tlwh(np.array([
-        [10, 20, 40, 100],     # inside
-        [300, -30, 60, 100],   # partly outside: clipped to x 300..320, y 0..70
-        [500, 10, 40, 80],     # entirely outside
-        [50, 50, 0, 30],       # zero width
-        [np.nan, 0, 10, 10],   # nan
-    ]))
+    boxes = from_tlwh(
+        np.array(
+            [
+                [10, 20, 40, 100],  # inside
+                [300, -30, 60, 100],  # partly outside: clipped to x 300..320, y 0..70
+                [500, 10, 40, 80],  # entirely outside
+                [50, 50, 0, 30],  # zero width
+                [np.nan, 0, 10, 10],  # nan
+            ]
+        )
+    )
     crops, valid = crop_boxes(image, boxes)
     assert valid.tolist() == [True, True, False, False, False]
     assert crops[1].shape == (70, 20, 3)
@@ -132,13 +138,22 @@ def test_fixed_batch_onnx_runs_in_padded_chunks(tmp_path):
     info = ModelInfo("mean", Mean, (32, 16))
     path = tmp_path / "fixed.onnx"
     with torch.no_grad():
-        torch.onnx.export(Mean(), (torch.zeros(4, 3, 32, 16),), str(path), dynamo=False,
-                          input_names=["x"], output_names=["y"], opset_version=17)
+        torch.onnx.export(
+            Mean(),
+            (torch.zeros(4, 3, 32, 16),),
+            str(path),
+            dynamo=False,
+            input_names=["x"],
+            output_names=["y"],
+            opset_version=17,
+        )
     emb = OnnxEmbedder(path, info.input_size, batch_size=32)
     assert emb.fixed_batch == 4 and emb.batch_size == 4 and emb.dim == 3
     crops = _crops(6)
     expected = np.stack([cv2.resize(c, (16, 32))[..., ::-1].reshape(-1, 3).mean(0) for c in crops])
-    expected = (expected / 255 - np.array(model_info("osnet_x0_25").mean)) / np.array(model_info("osnet_x0_25").std)
+    expected = (expected / 255 - np.array(model_info("osnet_x0_25").mean)) / np.array(
+        model_info("osnet_x0_25").std
+    )
     expected /= np.linalg.norm(expected, axis=1, keepdims=True)
     assert np.allclose(emb.embed_crops(crops), expected, atol=1e-4)
 

@@ -47,7 +47,9 @@ def test_round_trip_identical_outputs(tmp_path, capsys):
     assert report.dropped and not report.missing and not report.unexpected
     assert torch.equal(_embed(fresh), _embed(model))
     line = capsys.readouterr().err.strip()
-    assert "\n" not in line and "loaded" in line and "dropped 18 classifier/fc tensors" in line  # 2 x (fc: 7 tensors, classifier: 2)
+    assert (
+        "\n" not in line and "loaded" in line and "dropped 18 classifier/fc tensors" in line
+    )  # 2 x (fc: 7 tensors, classifier: 2)
 
     rebuilt, arch = build_from_weights(path)
     assert arch == "cdnet" and torch.equal(_embed(rebuilt), _embed(model))

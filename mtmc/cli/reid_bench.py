@@ -16,7 +16,9 @@ def _csv(text: str) -> list[str]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("bench", help="ReID throughput (crops/s) on this CPU, torch vs onnxruntime")
-    parser.add_argument("--models", default=DEFAULT_MODELS, help=f"comma-separated (default {DEFAULT_MODELS})")
+    parser.add_argument(
+        "--models", default=DEFAULT_MODELS, help=f"comma-separated (default {DEFAULT_MODELS})"
+    )
     parser.add_argument("--batch-sizes", default="1,16,64", help="comma-separated batch sizes")
     parser.add_argument("--backends", default="torch,onnx", help="comma-separated: torch, onnx")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -36,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         batches = [int(b) for b in _csv(args.batch_sizes)]
     except ValueError:
-        raise ConfigError(f"--batch-sizes: expected comma-separated integers, got {args.batch_sizes!r}") from None
+        raise ConfigError(
+            f"--batch-sizes: expected comma-separated integers, got {args.batch_sizes!r}"
+        ) from None
     if not batches or min(batches) < 1:
         raise ConfigError(f"--batch-sizes: expected positive integers, got {args.batch_sizes!r}")
     if bad := [b for b in backends if b not in ("torch", "onnx")]:
@@ -51,9 +55,13 @@ def run(args: argparse.Namespace) -> int:
     for name in models:
         print(f"benchmarking {name} ...", file=sys.stderr)
         rows += bench_model(name, batches, backends, args.threads, args.min_time)
-    command = "mtmc " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["reid"] else (
-        f"mtmc reid bench --models {','.join(models)} --batch-sizes {','.join(map(str, batches))} "
-        f"--backends {','.join(backends)} --threads {args.threads}"
+    command = (
+        "mtmc " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        if sys.argv[1:2] == ["reid"]
+        else (
+            f"mtmc reid bench --models {','.join(models)} --batch-sizes {','.join(map(str, batches))} "
+            f"--backends {','.join(backends)} --threads {args.threads}"
+        )
     )
     report = markdown_report(rows, peak, args.threads, command)
     print(report)

@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     metrics, distmat = evaluate_model(model, data.query, data.gallery, tf, device=device,
                                       batch_size=args.batch_size, num_workers=args.workers,
                                       metric=args.distance, normalize=not args.no_normalize)
+    if metrics.get("nonfinite_embeddings"):
+        raise DataError("the model produced non-finite embeddings with these weights", path=args.weights)
     print(f"{args.model} on {data.root} ({len(data.query)} queries, {len(data.gallery)} gallery, "
           f"{metrics['n_valid']} valid)")
     print(f"rank-1 {metrics['rank1']:.2f}  rank-5 {metrics['rank5']:.2f}  rank-10 {metrics['rank10']:.2f}  "

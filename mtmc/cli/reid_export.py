@@ -7,7 +7,9 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("export", help="export a ReID model to ONNX (raw embedding output, dynamic batch)")
+    parser = sub.add_parser(
+        "export", help="export a ReID model to ONNX (raw embedding output, dynamic batch)"
+    )
     parser.add_argument("--model", required=True, help="model name from the ReID registry")
     parser.add_argument("--weights", default=None, help="weights (.pth/.pth.tar/.pt); omitted = random init")
     parser.add_argument("--out", required=True, help="output .onnx file")
@@ -25,11 +27,16 @@ def run(args: argparse.Namespace) -> int:
     if args.weights:
         model, _ = build_from_weights(args.weights, arch=args.model)
     else:
-        print(f"reid export: warning: no --weights, exporting a randomly initialised {args.model}", file=sys.stderr)
+        print(
+            f"reid export: warning: no --weights, exporting a randomly initialised {args.model}",
+            file=sys.stderr,
+        )
         model = build_model(args.model, num_classes=0)
     out = export_onnx(model, args.out, info, opset=args.opset)
-    print(f"wrote {out} ({args.model}, input 3x{info.input_size[0]}x{info.input_size[1]}, "
-          f"output {model.embedding_dim}-d raw embedding, opset {args.opset})")
+    print(
+        f"wrote {out} ({args.model}, input 3x{info.input_size[0]}x{info.input_size[1]}, "
+        f"output {model.embedding_dim}-d raw embedding, opset {args.opset})"
+    )
     if args.check:
         from reid.export import max_abs_difference
 

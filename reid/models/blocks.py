@@ -173,3 +173,24 @@ class ReidModelMixin:
 
     def inference_param_count(self) -> int:
         return count_inference_params(self)  # type: ignore[arg-type]
+
+
+def optimize_for_inference(model: nn.Module) -> nn.Module:
+    """Eval copy with BN folded into the preceding convs and channels-last weights (~1.2-2x on CPU).
+
+    Falls back to the model itself (in eval mode) when torch.fx cannot trace it; the outputs agree
+    with the unfused model to float32 rounding.
+    """
+    import copy
+
+    from torch.fx.experimental.optimization import fuse
+
+    model = model.eval()
+    try:
+        fused = fuse(copy.deepcopy(model))
+    except Exception:  # data-dependent control flow: keep the plain module
+        return model
+    for attr in ("embedding_dim", "num_classes"):  # the model contract survives tracing
+        if hasattr(model, attr):
+            setattr(fused, attr, getattr(model, attr))
+    return fused.to(memory_format=torch.channels_last)

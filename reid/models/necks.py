@@ -17,6 +17,15 @@ def _gap(x: torch.Tensor) -> torch.Tensor:
     return F.adaptive_avg_pool2d(x, 1).flatten(1)
 
 
+@torch.fx.wrap
+def stripe_pool(x: torch.Tensor, partitions: int) -> torch.Tensor:
+    """Split along H into ``partitions`` stripes (``torch.chunk`` sizes), GAP each, concatenate.
+
+    Wrapped for torch.fx: a leaf call, so a traced model (conv-BN fusion) keeps the loop intact.
+    """
+    return torch.cat([_gap(s) for s in torch.chunk(x, partitions, dim=2)], dim=1)
+
+
 def fc_block(cin: int, cout: int) -> nn.Sequential:
     """The training-only fc: Linear -> BN1d -> ReLU."""
     return nn.Sequential(nn.Linear(cin, cout), nn.BatchNorm1d(cout), nn.ReLU(inplace=True))
@@ -81,8 +90,7 @@ class FNeck(_Neck):
             self.local_classifier = nn.Linear(fc_dim, num_classes)
 
     def features(self, fmap2: torch.Tensor) -> torch.Tensor:
-        stripes = torch.chunk(self.squeeze(fmap2), self.partitions, dim=2)
-        return self.dropout(torch.cat([_gap(s) for s in stripes], dim=1))
+        return self.dropout(stripe_pool(self.squeeze(fmap2), self.partitions))
 
     def logits(self, feat: torch.Tensor) -> torch.Tensor:
         return self.local_classifier(self.local_fcs(feat))
@@ -111,7 +119,9 @@ class FBLNeck(_Neck):
         super().__init__(num_classes)
         self.global_neck = BLNeck(num_classes, global_channels, fc_dim, dropout)
         self.local_neck = (
-            FNeck(num_classes, local_channels, squeeze, partitions, fc_dim, dropout) if partitions > 0 else None
+            FNeck(num_classes, local_channels, squeeze, partitions, fc_dim, dropout)
+            if partitions > 0
+            else None
         )
         self.embedding_dim = self.global_neck.embedding_dim + (
             self.local_neck.embedding_dim if self.local_neck is not None else 0

@@ -31,7 +31,12 @@ class OSBlock(GatedMultiBranch):
 
     def __init__(self, cin: int, cout: int):
         mid = cout // 4
-        branches = {"conv2a": Lite3x3(mid), "conv2b": LiteK(mid, 5), "conv2c": LiteK(mid, 7), "conv2d": LiteK(mid, 9)}
+        branches = {
+            "conv2a": Lite3x3(mid),
+            "conv2b": LiteK(mid, 5),
+            "conv2c": LiteK(mid, 7),
+            "conv2d": LiteK(mid, 9),
+        }
         super().__init__(cin, cout, branches, reduction=16, mid=mid)
 
 
