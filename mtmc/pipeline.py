@@ -75,6 +75,10 @@ class Pipeline:
         self.trackers = [
             TRACKERS.build(cfg.tracker.name, cfg.tracker.params, frame_rate=scene.fps) for _ in self.cameras
         ]
+        if embedder is None and cfg.reid.model == "oracle":
+            from mtmc.association.oracle import OracleEmbedder
+
+            embedder = OracleEmbedder(scene)  # upper bound: appearance = ground-truth identity
         self.embedder = embedder if embedder is not None else build_embedder(cfg.reid)
         self.associator = ASSOCIATORS.build(
             cfg.association.name, cfg.association.params, scene=scene, has_reid=self.embedder is not None

@@ -4,11 +4,12 @@ The bound: a model doing M MACs per crop cannot beat ``peak_gmacs * 1e9 / M`` cr
 ``peak_gmacs`` is half the GFLOP/s of a large float32 matmul on the same threads.  ``ratio``
 = bound / achieved (1.0 = at the matmul peak; the target is <= 2).  Timings cover the model
 forward only (a preprocessed float32 batch), not JPEG decoding or resizing; each cell
-is the fastest of several calls, since other processes on a shared machine only ever add time.
+is the fastest of several round-robin calls, since other processes on a shared machine only ever add time.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import tempfile
 import time
@@ -60,38 +61,60 @@ def matmul_gflops(threads: int, n: int = 2048, min_time: float = 1.0) -> float:
     return 2 * n**3 / seconds / 1e9
 
 
-def bench_model(
-    name: str,
+def run_bench(
+    names: Sequence[str],
     batch_sizes: Sequence[int],
     backends: Sequence[str],
     threads: int,
-    min_time: float = 1.0,
-    workdir: Path | None = None,
-) -> list[BenchRow]:
-    """Crops/s of zoo model ``name`` for every (backend, batch size)."""
+    rounds: int = 3,
+    log: Callable[[str], None] = lambda msg: None,
+) -> tuple[list[BenchRow], float]:
+    """Crops/s of every (model, backend, batch size), and the matmul peak GFLOP/s.
+
+    Cells are timed round-robin, ``rounds`` times each (after one warm-up call), keeping each
+    cell's fastest call, and the peak is re-measured every round (keeping the best), so slow
+    phases of a shared machine hit all models alike instead of whichever ran at that moment.
+    """
     from reid.export import export_onnx
     from reid.flops import count_macs
     from reid.models.blocks import count_inference_params
     from reid.registry import build_model, model_info
 
     torch.set_num_threads(threads)
-    info = model_info(name)
-    model = build_model(name, num_classes=0).eval()
-    params, macs = count_inference_params(model), count_macs(model, info.input_size)
-    rows = []
-    for backend in backends:
-        if backend == "torch":
-            runner = _torch_runner(model)
-        elif backend == "onnx":
-            with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-                runner = _onnx_runner(export_onnx(model, Path(tmp) / f"{name}.onnx", info), threads)
-        else:
-            raise ValueError(f"unknown backend {backend!r}; expected torch or onnx")
-        for batch in batch_sizes:
-            x = np.random.default_rng(0).standard_normal((batch, 3, *info.input_size), dtype=np.float32)
-            seconds = time_per_call(lambda x=x, run=runner: run(x), min_time)
-            rows.append(BenchRow(name, backend, batch, batch / seconds, params, macs))
-    return rows
+    cells: list[tuple[BenchRow, Callable[[], object]]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in names:
+            log(f"preparing {name} ...")
+            info = model_info(name)
+            model = build_model(name, num_classes=0).eval()
+            params, macs = count_inference_params(model), count_macs(model, info.input_size)
+            for backend in backends:
+                if backend == "torch":
+                    runner = _torch_runner(model)
+                elif backend == "onnx":
+                    runner = _onnx_runner(export_onnx(model, Path(tmp) / f"{name}.onnx", info), threads)
+                else:
+                    raise ValueError(f"unknown backend {backend!r}; expected torch or onnx")
+                for batch in batch_sizes:
+                    x = np.random.default_rng(0).standard_normal(
+                        (batch, 3, *info.input_size), dtype=np.float32
+                    )
+                    call = lambda x=x, run=runner: run(x)  # noqa: E731
+                    call()  # warm-up: allocations, one-off kernel selection
+                    cells.append((BenchRow(name, backend, batch, 0.0, params, macs), call))
+    best = [float("inf")] * len(cells)
+    peak = 0.0
+    for r in range(rounds):
+        peak = max(peak, matmul_gflops(threads, min_time=0.5))
+        log(f"round {r + 1}/{rounds} (peak so far {peak:.1f} GFLOP/s)")
+        for i, (_, call) in enumerate(cells):
+            t0 = time.perf_counter()
+            call()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    rows = [row for row, _ in cells]
+    for row, seconds in zip(rows, best):
+        row.crops_per_s = row.batch / seconds
+    return rows, peak
 
 
 def _torch_runner(model: torch.nn.Module) -> Callable[[np.ndarray], object]:
@@ -128,7 +151,11 @@ def machine_line(threads: int) -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}; {threads} thread(s); torch {torch.__version__}, onnxruntime {onnxruntime.__version__}"
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    return (
+        f"{cpu}, {os.cpu_count()} logical CPUs; {threads} thread(s); load average {load}; "
+        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}"
+    )
 
 
 def markdown_report(rows: list[BenchRow], peak_gflops: float, threads: int, command: str) -> str:

@@ -50,10 +50,14 @@ def step(assoc, frame, per_camera, emb_per_camera=None):
 
 def test_two_cameras_seeing_one_person_share_one_global_id():
     assoc = ASSOCIATORS.build("global", {}, scene=scene(2), has_reid=False)
+    window = int(assoc.p.fusion_seconds * FPS)
     for f in range(1, 30):
         x = 1.0 + 0.05 * f
         out = step(assoc, f, [[(7, x, 2.0)], [(3, x + 0.1, 2.05)]])
-        assert out[0]["id"][0] == out[1]["id"][0]
+        if f >= window:  # fused once the new tracklets were watched for fusion_seconds
+            assert out[0]["id"][0] == out[1]["id"][0]
+    # the final labels agree from the first frame on
+    assert np.all(assoc.relabel(0, boxes(1, 0, [(7, 1, 2)])) == assoc.relabel(1, boxes(1, 1, [(3, 1, 2)])))
     # a second person far away in camera 1 only gets another id
     out = step(assoc, 30, [[(7, 2.5, 2.0)], [(3, 2.6, 2.0), (4, 4.0, 5.0)]])
     assert out[1]["id"][1] != out[1]["id"][0]

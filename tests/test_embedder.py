@@ -204,3 +204,16 @@ def test_foreign_osnet_onnx_ranks_tud_crops():
     print(f"foreign OSNet x0.25 ONNX on TUD crops: rank-1 {cmc[0]:.3f}, mAP {mean_ap:.3f}, {valid} queries")
     assert valid >= 30
     assert cmc[0] >= 0.6 and mean_ap >= 0.5  # measured 0.800 / 0.722; chance level is ~0.1
+
+
+def test_bench_smoke():
+    """The bench machinery end to end on the smallest model (timings themselves are not asserted)."""
+    from reid.bench import markdown_report, run_bench
+
+    threads = torch.get_num_threads()
+    rows, peak = run_bench(["osnet_x0_25"], [1, 2], ["torch", "onnx"], threads=1, rounds=1)
+    torch.set_num_threads(threads)
+    assert peak > 0 and len(rows) == 4
+    assert all(r.crops_per_s > 0 and r.macs == 82_314_880 and r.params == 201_864 for r in rows)
+    report = markdown_report(rows, peak, 1, "mtmc reid bench --models osnet_x0_25")
+    assert "| osnet_x0_25 | 201,864 | 82.3M | onnx |" in report and "within 2x" in report

@@ -55,6 +55,11 @@ class BotSort(ByteTracker):
         super().__init__(params, frame_rate)
         self.max_reid = max(self.max_lost, self.frames(params.reid_buffer))
 
+    @property
+    def uses_embeddings(self) -> bool:
+        """Whether the pipeline should embed every detection for this tracker."""
+        return not self.params.motion_only
+
     def _step(self, boxes, scores, embeddings):
         if self.params.motion_only:
             embeddings = None

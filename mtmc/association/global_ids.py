@@ -2,17 +2,19 @@
 
 Per time step, online:
 
-1. **Cross-camera fusion** — a new tracklet that stands where an identity is seen
-   by another camera (ground-plane distance under ``match_distance``, appearance as
-   a tie-breaker) joins that identity; one that appears where an identity was lost
-   a moment ago (``reconnect_seconds``) continues it.
+1. **Cross-camera fusion** — a new tracklet is watched for ``fusion_seconds``; if
+   over that time it stood where another camera sees an identity (mean ground-plane
+   distance under ``match_distance``; appearance as a veto and tie-breaker), it
+   joins that identity.
 2. **Consistency** — a tracklet that drifts away from where the other cameras see
    its identity for ``split_seconds`` is detached (a per-camera id switch).
 3. **ReID on entry** — a tracklet that nobody in the scene explains opens a
    provisional identity that collects embeddings; after ``reid_min_embeddings``
    (or ``decision_seconds``) they are compared with the galleries of identities
    that are *not* in the scene.  The best match above ``reid_threshold`` takes the
-   old id back; otherwise the person is new (the Compact-ReID LAB protocol).
+   old id back; otherwise the person is new (the Compact-ReID LAB protocol).  A
+   candidate lost a moment ago close by needs less similarity (a continuation of a
+   track broken by occlusion); without ReID only such continuations are made.
 4. **ReID scheduling** — :meth:`wants_embeddings` asks for crops only of new or
    unresolved tracklets and for a periodic gallery refresh, and only when the crop
    is clean (tall enough, inside the image, not overlapped by another person).
@@ -26,24 +28,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from mtmc.association import ASSOCIATORS
 from mtmc.association.identities import IdentityStore, Tracklet, gallery_similarity
 from mtmc.boxes import xyxy
 
-_INF = 1e6
-
 
 @dataclass
 class GlobalParams:
-    match_distance: float = 1.0  # m: the same person seen by two cameras at the same time
+    match_distance: float = 0.8  # m: mean distance of the same person seen by two cameras at once
+    fusion_seconds: float = 0.5  # how long a new tracklet is watched before it joins another camera's person
+    fusion_min_similarity: float = 0.3  # appearance veto on cross-camera fusion (when embeddings exist)
     appearance_weight: float = 1.0  # m of cost per unit of cosine distance (tie-breaker)
-    reconnect_seconds: float = 3.0  # a lost identity can be continued by a new tracklet nearby...
-    reconnect_distance: float = 0.8  # ...within this distance (m) plus max_speed * gap
-    max_speed: float = 1.5  # m/s, walking
-    absent_seconds: float = 1.0  # unseen this long: the person left; their gallery is searched on entries
+    reconnect_seconds: float = 2.0  # a lost identity can be continued by a new tracklet nearby...
+    reconnect_distance: float = 0.5  # ...within this distance (m) plus max_speed * gap
+    max_speed: float = 1.0  # m/s
     reid_threshold: float = 0.5  # cosine similarity to take an old identity back
+    continuation_bonus: float = 0.15  # similarity credit for a nearby, recently lost candidate
     reid_min_embeddings: int = 4
     decision_seconds: float = 1.5  # decide an entry after this long even with few embeddings
     gallery_size: int = 40
@@ -69,6 +70,7 @@ class GlobalAssociator:
         self.image_sizes = [c.image_size for c in scene.cameras] if scene is not None else None
         self.store = IdentityStore(params.gallery_size)
         self.tracklets: dict[tuple[int, int], Tracklet] = {}
+        self.open_windows: set[tuple[int, int]] = set()  # tracklets still deciding whom they stand with
         self.frame = 0
 
     def _frames(self, seconds: float) -> int:
@@ -84,7 +86,7 @@ class GlobalAssociator:
         refresh = self._frames(self.p.refresh_seconds)
         for i, lid in enumerate(tracks["id"]):
             tr = self.tracklets.get((camera, int(lid)))
-            if tr is None or not tr.segments or not self.store.get(tr.identity).resolved:
+            if tr is None or not self.store.get(tr.identity).resolved:
                 need[i] = True
             else:
                 need[i] = int(tracks["frame"][i]) - tr.last_embedding_frame >= refresh
@@ -115,7 +117,7 @@ class GlobalAssociator:
     def update(self, frame: int, tracks: list[np.ndarray], embeddings: list) -> list[np.ndarray]:
         self.frame = frame
         seen: list[tuple[Tracklet, np.ndarray | None]] = []
-        unassigned: list[Tracklet] = []
+        fresh: list[Tracklet] = []
         for cam, boxes in enumerate(tracks):
             embs = embeddings[cam] if embeddings is not None and cam < len(embeddings) else None
             for i in range(len(boxes)):
@@ -123,7 +125,7 @@ class GlobalAssociator:
                 tr = self.tracklets.get(key)
                 if tr is None:
                     tr = self.tracklets[key] = Tracklet(cam, key[1], frame, frame)
-                    unassigned.append(tr)
+                    fresh.append(tr)
                 tr.last_frame = frame
                 tr.position = np.array([boxes["gx"][i], boxes["gy"][i]], dtype=np.float64)
                 emb = None
@@ -132,26 +134,91 @@ class GlobalAssociator:
                     tr.last_embedding_frame = frame
                 seen.append((tr, emb))
 
-        unassigned += self._detach_inconsistent(seen, unassigned)
-        self._assign(unassigned, seen)
+        for tr in fresh + self._detach_inconsistent(seen):
+            self._open_provisional(tr)
+        self._accumulate(seen)
         self._observe(seen)
-        self._decide_entries()
+        self._fuse()
+        self._decide_entries(seen)
         return [self._current_ids(cam, boxes) for cam, boxes in enumerate(tracks)]
 
+    def _open_provisional(self, tr: Tracklet) -> None:
+        """Give a tracklet that nobody explains yet its own identity and start its fusion window."""
+        ident = self.store.new(self.frame)
+        ident.entry_position = tr.position.copy()
+        tr.segments.append((self.frame, ident.id))
+        tr.far_frames = 0
+        tr.window_start, tr.window_dist, tr.window_embs = self.frame, {}, []
+        self.open_windows.add((tr.camera, tr.local_id))
+
     def _identity_positions(self, seen, exclude_camera: int | None = None) -> dict[int, np.ndarray]:
-        """Mean ground position of each identity over this frame's assigned tracklets."""
+        """Mean ground position of each identity over this frame's tracklets (optionally not in one camera)."""
         acc: dict[int, list[np.ndarray]] = {}
         for tr, _ in seen:
-            if tr.segments and tr.camera != exclude_camera and np.all(np.isfinite(tr.position)):
+            if tr.camera != exclude_camera and np.all(np.isfinite(tr.position)):
                 acc.setdefault(self.store.find(tr.identity), []).append(tr.position)
         return {k: np.mean(v, axis=0) for k, v in acc.items()}
 
-    def _detach_inconsistent(self, seen, fresh: list[Tracklet]) -> list[Tracklet]:
+    def _accumulate(self, seen) -> None:
+        """During its fusion window, sum a tracklet's ground distance to every identity other cameras see."""
+        elsewhere: dict[int, dict[int, np.ndarray]] = {}
+        for tr, emb in seen:
+            if (tr.camera, tr.local_id) not in self.open_windows:
+                continue
+            if emb is not None:
+                tr.window_embs.append(emb)
+            if not np.all(np.isfinite(tr.position)):
+                continue
+            if tr.camera not in elsewhere:
+                elsewhere[tr.camera] = self._identity_positions(seen, exclude_camera=tr.camera)
+            own = self.store.find(tr.identity)
+            for ident_id, pos in elsewhere[tr.camera].items():
+                if ident_id != own:
+                    acc = tr.window_dist.setdefault(ident_id, [0.0, 0])
+                    acc[0] += float(np.linalg.norm(tr.position - pos))
+                    acc[1] += 1
+
+    def _fuse(self) -> None:
+        """At the end of a tracklet's window: join the identity it stood with in other cameras, if any."""
+        window = self._frames(self.p.fusion_seconds)
+        for key in sorted(self.open_windows):
+            tr = self.tracklets[key]
+            if tr.last_frame == self.frame and self.frame - tr.window_start + 1 < window:
+                continue  # still collecting
+            self.open_windows.discard(key)
+            own = self.store.find(tr.identity)
+            totals: dict[int, list[float]] = {}
+            for ident_id, (dist, n) in tr.window_dist.items():
+                root = self.store.find(ident_id)
+                if root != own:
+                    acc = totals.setdefault(root, [0.0, 0])
+                    acc[0] += dist
+                    acc[1] += n
+            frames_seen = tr.last_frame - tr.window_start + 1
+            query = np.asarray(tr.window_embs) if tr.window_embs else None
+            best, best_cost = None, np.inf
+            for root, (dist, n) in totals.items():
+                mean = dist / n
+                if n < max(1, frames_seen // 2) or mean > self.p.match_distance:
+                    continue
+                cost = mean
+                gallery = self.store.get(root).gallery
+                if query is not None and gallery:
+                    sim = gallery_similarity(query, np.asarray(gallery))
+                    if sim < self.p.fusion_min_similarity:
+                        continue  # stands there, but looks like somebody else
+                    cost += self.p.appearance_weight * (1.0 - sim)
+                if cost < best_cost and self.store.can_merge(root, own):
+                    best, best_cost = root, cost
+            if best is not None:
+                self.store.merge(best, own)
+
+    def _detach_inconsistent(self, seen) -> list[Tracklet]:
         """Detach tracklets that stay far from where the other cameras see their identity."""
         limit = self._frames(self.p.split_seconds)
         by_identity: dict[int, list[Tracklet]] = {}
         for tr, _ in seen:
-            if tr.segments and tr not in fresh and np.all(np.isfinite(tr.position)):
+            if tr.segments and (tr.camera, tr.local_id) not in self.open_windows and np.all(np.isfinite(tr.position)):
                 by_identity.setdefault(self.store.find(tr.identity), []).append(tr)
         detached = []
         for members in by_identity.values():
@@ -167,79 +234,8 @@ class GlobalAssociator:
             if drifting:
                 # the tracklet whose current segment started last is the one that switched
                 youngest = max(drifting, key=lambda t: t.segments[-1][0])
-                youngest.far_frames = 0
                 detached.append(youngest)
         return detached
-
-    def _assign(self, unassigned: list[Tracklet], seen) -> None:
-        """Join new tracklets to identities present in other cameras or just lost; else open new ones.
-
-        Camera by camera, so that people entering several views in the same frame meet the identities
-        that the previous cameras just opened.
-        """
-        for cam in sorted({tr.camera for tr in unassigned}):
-            self._assign_camera([tr for tr in unassigned if tr.camera == cam], seen)
-
-    def _assign_camera(self, unassigned: list[Tracklet], seen) -> None:
-        frame = self.frame
-        emb_of = {id(tr): e for tr, e in seen}
-        roots = self.store.roots()
-        reconnect = self._frames(self.p.reconnect_seconds)
-        candidates = [r for r in roots if r.last_frame >= frame - reconnect]
-        cost = np.full((len(unassigned), len(candidates)), _INF)
-        present = self._identity_positions(seen)
-        cameras = {tr.camera for tr in unassigned}
-        seen_elsewhere = {cam: self._identity_positions(seen, exclude_camera=cam) for cam in cameras}
-        for j, ident in enumerate(candidates):
-            for i, tr in enumerate(unassigned):
-                if not np.all(np.isfinite(tr.position)):
-                    continue
-                if not self._free_in_camera(ident.id, tr, seen):
-                    continue  # one identity never holds two tracklets of one camera at once
-                if ident.id in present:
-                    others = seen_elsewhere[tr.camera].get(ident.id)
-                    if others is None:
-                        continue
-                    dist, gate = np.linalg.norm(tr.position - others), self.p.match_distance
-                else:
-                    if not np.all(np.isfinite(ident.position)):
-                        continue
-                    gap = (frame - ident.last_frame) / self.fps
-                    dist = np.linalg.norm(tr.position - ident.position)
-                    gate = self.p.reconnect_distance + self.p.max_speed * gap
-                if dist > gate:
-                    continue
-                c = dist
-                emb = emb_of.get(id(tr))
-                if emb is not None and len(ident.gallery):
-                    sim = gallery_similarity(emb[None], np.asarray(ident.gallery))
-                    if ident.id not in present and sim < self.p.reid_threshold - 0.2:
-                        continue  # a different-looking person at the door is not a reconnection
-                    c += self.p.appearance_weight * (1.0 - sim)
-                cost[i, j] = c
-        matched = set()
-        if candidates:
-            rows, cols = linear_sum_assignment(cost)
-            for i, j in zip(rows, cols):
-                if cost[i, j] < _INF:
-                    self._link(unassigned[i], candidates[j].id)
-                    matched.add(i)
-        for i, tr in enumerate(unassigned):
-            if i not in matched:
-                ident = self.store.new(frame)
-                ident.resolved = not self.has_reid  # without ReID every entry is a new person
-                self._link(tr, ident.id)
-
-    def _free_in_camera(self, identity_id: int, tr: Tracklet, seen) -> bool:
-        root = self.store.find(identity_id)
-        return not any(
-            o is not tr and o.segments and o.camera == tr.camera and self.store.find(o.identity) == root
-            for o, _ in seen
-        )
-
-    def _link(self, tr: Tracklet, identity_id: int) -> None:
-        tr.segments.append((self.frame, self.store.find(identity_id)))
-        tr.far_frames = 0
 
     def _observe(self, seen) -> None:
         positions = self._identity_positions(seen)
@@ -252,34 +248,62 @@ class GlobalAssociator:
             if emb is not None:
                 ident.gallery.append(emb)
 
-    def _decide_entries(self) -> None:
-        """Resolve provisional identities: a returning person (ReID match) or a new one."""
+    def _decide_entries(self, seen) -> None:
+        """Resolve provisional identities: a continuation, a returning person (ReID), or a new person.
+
+        Candidates are identities that are not in the scene at the same time as the provisional one.
+        With ReID the gallery similarity decides (a candidate lost a moment ago nearby needs less);
+        without ReID only such a nearby, recently lost candidate can be continued.
+        """
         frame = self.frame
-        absent = self._frames(self.p.absent_seconds)
         deadline = self._frames(self.p.decision_seconds)
+        waiting = {self.store.find(self.tracklets[key].identity) for key in self.open_windows}
         roots = self.store.roots()
         for ident in roots:
-            if ident.resolved:
+            if ident.resolved or ident.id in waiting:
                 continue
             age = frame - ident.first_frame
-            if len(ident.gallery) < self.p.reid_min_embeddings and age < deadline:
+            if self.has_reid and len(ident.gallery) < self.p.reid_min_embeddings and age < deadline:
                 continue
-            if not ident.gallery and age < 3 * deadline:
+            if self.has_reid and not ident.gallery and age < 3 * deadline:
                 continue  # no clean crop yet: wait a little longer
-            query = np.asarray(ident.gallery)
-            best, best_sim = None, self.p.reid_threshold
+            use_reid = self.has_reid and len(ident.gallery) > 0
+            query = np.asarray(ident.gallery) if use_reid else None
+            best, best_score = None, -np.inf
             for cand in roots:
-                if cand is ident or not cand.resolved or cand.last_frame >= frame - absent or not cand.gallery:
+                if cand is ident or not cand.resolved or cand.last_frame >= ident.first_frame:
                     continue
-                if cand.last_frame >= ident.first_frame or not self.store.can_merge(cand.id, ident.id):
+                if not self.store.can_merge(cand.id, ident.id):
                     continue
-                sim = gallery_similarity(query, np.asarray(cand.gallery))
-                if sim > best_sim:
-                    best, best_sim = cand, sim
+                nearby = self._plausible_continuation(cand, ident)
+                if use_reid:
+                    if not cand.gallery:
+                        continue
+                    score = gallery_similarity(query, np.asarray(cand.gallery))
+                    threshold = self.p.reid_threshold - (self.p.continuation_bonus if nearby else 0.0)
+                    if score < threshold:
+                        continue
+                    score += self.p.continuation_bonus if nearby else 0.0
+                else:
+                    if not nearby:
+                        continue
+                    score = -float(np.linalg.norm(ident.entry_position - cand.position))
+                if score > best_score:
+                    best, best_score = cand, score
             if best is not None:
                 self.store.merge(best.id, ident.id).resolved = True
             else:
                 ident.resolved = True
+
+    def _plausible_continuation(self, lost, new) -> bool:
+        """Was ``new`` first seen close to where ``lost`` was last seen, shortly after?"""
+        gap = (new.first_frame - lost.last_frame) / self.fps
+        if gap > self.p.reconnect_seconds:
+            return False
+        if not (np.all(np.isfinite(lost.position)) and np.all(np.isfinite(new.entry_position))):
+            return False
+        reach = self.p.reconnect_distance + self.p.max_speed * gap
+        return float(np.linalg.norm(new.entry_position - lost.position)) <= reach
 
     def _current_ids(self, camera: int, boxes: np.ndarray) -> np.ndarray:
         out = boxes.copy()

@@ -20,6 +20,9 @@ class Tracklet:
     position: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))
     far_frames: int = 0  # consecutive frames far from the identity's position in other cameras
     last_embedding_frame: int = -(10**9)
+    window_start: int = 0  # fusion window: first frame of the current segment
+    window_dist: dict = field(default_factory=dict)  # identity -> [sum of ground distances, frames]
+    window_embs: list = field(default_factory=list)  # embeddings collected during the window
 
     @property
     def identity(self) -> int:
@@ -34,6 +37,7 @@ class Identity:
     first_frame: int
     last_frame: int
     position: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))
+    entry_position: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))  # where first seen
     resolved: bool = False  # entry decision (new person or returning one) taken
     gallery: deque = field(default_factory=lambda: deque(maxlen=30))
     # per camera: list of [start, end] frame intervals in which a tracklet of this identity existed
@@ -97,7 +101,8 @@ class IdentityStore:
         if kb.id < ka.id:
             ka, kb = kb, ka
         self._parent[kb.id] = ka.id
-        ka.first_frame = min(ka.first_frame, kb.first_frame)
+        if kb.first_frame < ka.first_frame:
+            ka.first_frame, ka.entry_position = kb.first_frame, kb.entry_position
         if kb.last_frame >= ka.last_frame:
             ka.last_frame, ka.position = kb.last_frame, kb.position
         ka.resolved = ka.resolved or kb.resolved

@@ -22,7 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-sizes", default="1,16,64", help="comma-separated batch sizes")
     parser.add_argument("--backends", default="torch,onnx", help="comma-separated: torch, onnx")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--min-time", type=float, default=1.0, help="seconds timed per cell (after warm-up)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timed calls per cell (round-robin, fastest kept)"
+    )
     parser.add_argument("--out", default=None, help="also write the markdown report to this file")
     parser.set_defaults(func=run)
 
@@ -30,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from mtmc.atomic import write_text
     from mtmc.errors import ConfigError
-    from reid.bench import bench_model, markdown_report, matmul_gflops
+    from reid.bench import markdown_report, run_bench
     from reid.registry import model_info
 
     models = _csv(args.models)
@@ -45,16 +47,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--batch-sizes: expected positive integers, got {args.batch_sizes!r}")
     if bad := [b for b in backends if b not in ("torch", "onnx")]:
         raise ConfigError(f"--backends: unknown {', '.join(bad)}; expected torch and/or onnx")
+    if args.rounds < 1:
+        raise ConfigError(f"--rounds: expected >= 1, got {args.rounds}")
     if args.threads < 1:
         raise ConfigError(f"--threads: expected >= 1, got {args.threads}")
     for name in models:
         model_info(name)  # unknown names fail before any timing
-    peak = matmul_gflops(args.threads)
-    print(f"matmul peak: {peak:.1f} GFLOP/s on {args.threads} thread(s)", file=sys.stderr)
-    rows = []
-    for name in models:
-        print(f"benchmarking {name} ...", file=sys.stderr)
-        rows += bench_model(name, batches, backends, args.threads, args.min_time)
+    rows, peak = run_bench(models, batches, backends, args.threads, args.rounds, log=_log)
     command = (
         "mtmc " + " ".join(shlex.quote(a) for a in sys.argv[1:])
         if sys.argv[1:2] == ["reid"]
@@ -68,3 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         write_text(args.out, report)
     return 0
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -66,6 +66,7 @@ class Simulator:
         self.people = [_Person(i) for i in identities]
         self.chair_taken: dict[int, int] = {}
         self.last_entry = -np.inf
+        self.last_exit = -np.inf
         lx, ly = room.size
         self.cams = np.asarray(camera_positions(cfg))
         self.tables = [f for f in room.furniture if f.kind == "table"]
@@ -132,6 +133,7 @@ class Simulator:
         p.inside = False
         p.vel[:] = 0
         p.next_entry = t + float(self.rng.uniform(*self.cfg.away_seconds))
+        self.last_exit = t
 
     def _in_doorway(self, pos: np.ndarray) -> bool:
         """Close enough to the door to step out of the room."""
@@ -253,7 +255,10 @@ class Simulator:
                 if p.inside:
                     self._step(p, t)
                 elif (p.next_entry <= t and inside < self.cfg.max_present
-                      and t - self.last_entry >= self.cfg.entry_gap and self._door_clear()):
+                      and t - self.last_entry >= self.cfg.entry_gap and t - self.last_exit >= self.cfg.entry_gap
+                      and self._door_clear()):
+                    # Nobody steps in where somebody just stepped out: a swap at the door would be
+                    # a teleport, not a scene any tracker or camera could disambiguate.
                     self._enter(p, t)
                     inside += 1
             for k, p in enumerate(self.people):
