@@ -69,9 +69,11 @@ def main(argv=None) -> int:
     p.add_argument("--workers", type=int, default=2)
     args = p.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    results = [run_model(name, args) for name in args.models.split(",")]
+    results = []
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    (Path(args.out) / "results.json").write_text(json.dumps(results, indent=2))
+    for name in args.models.split(","):
+        results.append(run_model(name, args))
+        (Path(args.out) / "results.json").write_text(json.dumps(results, indent=2))  # after every model
     print("| model | device | train s | untrained R1 / mAP | trained R1 / mAP | + SGD cycles R1 / mAP | SWA mean R1 / mAP |")
     print("|---|---|---|---|---|---|---|")
     for r in results:

@@ -58,11 +58,16 @@ class Camera:
             if self.P is None:
                 raise DataError(f"camera {name!r}: needs a homography, K + R + t, or a projection matrix P")
             # ground (x, y, 0, 1) -> image: columns 0, 1 and 3 of P.  Distortion is removed before use.
-            ground_to_image = self.P[:, [0, 1, 3]]
-            homography = np.linalg.inv(ground_to_image)
+            try:
+                homography = np.linalg.inv(self.P[:, [0, 1, 3]])
+            except np.linalg.LinAlgError:
+                raise DataError(f"camera {name!r}: projection matrix P is singular on the ground plane") from None
         self.H = np.asarray(homography, dtype=np.float64).reshape(3, 3)
         self.H /= self.H[2, 2] if abs(self.H[2, 2]) > 1e-12 else 1.0
-        self.H_inv = np.linalg.inv(self.H)
+        try:
+            self.H_inv = np.linalg.inv(self.H)
+        except np.linalg.LinAlgError:
+            raise DataError(f"camera {name!r}: ground-plane homography is singular") from None
         # Sign of the homogeneous coordinate for points in front of the camera (image centre as reference).
         centre = np.array([self.image_size[0] / 2.0, self.image_size[1] / 2.0, 1.0])
         self._front_sign = float(np.sign((self.H @ centre)[2]) or 1.0)
@@ -211,7 +216,11 @@ class Camera:
         if not isinstance(data, dict):
             raise DataError(f"camera {name!r}: expected a mapping of calibration fields", path=source)
         size = data.get("image_size")
-        if not (isinstance(size, (list, tuple)) and len(size) == 2 and all(isinstance(v, (int, float)) for v in size)):
+        if not (
+            isinstance(size, (list, tuple))
+            and len(size) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in size)
+        ):
             raise DataError(f"camera {name!r}: 'image_size' must be [width, height]", path=source)
         K, R, t, P, H = matrix("K", (3, 3)), matrix("R", (3, 3)), matrix("t", (3,)), matrix("P", (3, 4)), matrix(
             "homography", (3, 3)

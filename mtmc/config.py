@@ -228,7 +228,7 @@ class ReidConfig:
     batch_size: int = 32
     flip: bool = False  # average embeddings of the crop and its mirror image
     half: bool = False  # reduced precision where the device supports it
-    input_size: tuple[int, int] | None = None  # (height, width) for foreign ONNX models
+    input_size: tuple[int, int] | None = None  # (height, width): foreign ONNX, or a zoo model trained smaller
     rgb: bool = True
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -244,6 +244,7 @@ class OutputConfig:
     videos: bool = False  # annotated per-camera videos
     map: bool = False  # top-down ground-plane map (PNG + video)
     trail_seconds: float = 1.0
+    interpolate_seconds: float = 0.0  # fill track gaps up to this long by interpolation (offline)
 
 
 @dataclass

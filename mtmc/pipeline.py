@@ -32,8 +32,11 @@ from mtmc.association import ASSOCIATORS
 from mtmc.boxes import concat, foot_points
 from mtmc.config import PipelineConfig
 from mtmc.detectors import DETECTORS
+from mtmc.postprocess import interpolate_gaps
 from mtmc.stages import FrameSet
 from trackers import TRACKERS
+
+FOOT_MARGIN_PX = 3.0  # boxes reaching this close to the image bottom have no visible foot point
 
 
 @dataclass
@@ -98,7 +101,9 @@ class Pipeline:
         for cam, (tracker, dets) in enumerate(zip(self.trackers, detections)):
             image = frames.images[cam] if frames.images else None
             det_emb = None
-            if self.embedder is not None and getattr(tracker, "uses_embeddings", False) and image is not None:
+            if self.embedder is not None and getattr(tracker, "uses_embeddings", False) and (
+                image is not None or not getattr(self.embedder, "needs_pixels", True)
+            ):
                 det_emb = self._embed(image, dets)
             t_start = time.perf_counter()
             cam_tracks = tracker.update(dets, image, det_emb)
@@ -140,12 +145,16 @@ class Pipeline:
         self.associator.finalize()
         for cam, boxes in enumerate(tracks):
             boxes["id"] = self.associator.relabel(cam, boxes)
+        max_gap = int(round(self.cfg.output.interpolate_seconds * self.scene.fps))
+        if max_gap > 0:
+            tracks = [interpolate_gaps(boxes, max_gap) for boxes in tracks]
         return PipelineResult(self.cameras, tracks, count, dict(self.seconds), self.embedded_crops)
 
     @property
     def needs_pixels(self) -> bool:
         """Whether any stage looks at the images (else the reader may skip decoding)."""
-        return bool(getattr(self.detector, "needs_pixels", True)) or self.embedder is not None
+        embedder_pixels = self.embedder is not None and getattr(self.embedder, "needs_pixels", True)
+        return bool(getattr(self.detector, "needs_pixels", True)) or embedder_pixels
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -158,7 +167,9 @@ class Pipeline:
 
     def _embeddings_for_association(self, cam: int, image: np.ndarray | None, tracks: np.ndarray):
         """Embed only the tracks the associator asks for (new tracklets, periodic refresh, clean crops)."""
-        if self.embedder is None or image is None or len(tracks) == 0:
+        if self.embedder is None or len(tracks) == 0:
+            return None
+        if image is None and getattr(self.embedder, "needs_pixels", True):
             return None
         wanted = self.associator.wants_embeddings(cam, tracks)
         if not np.any(wanted):
@@ -172,4 +183,7 @@ class Pipeline:
         if camera is None or len(tracks) == 0:
             return
         ground = camera.image_to_ground(foot_points(tracks))
+        # A box cut by the bottom of the image does not show the feet: its ground point is unknown.
+        cut = tracks["y"] + tracks["h"] >= camera.image_size[1] - FOOT_MARGIN_PX
+        ground[cut] = np.nan
         tracks["gx"], tracks["gy"] = ground[:, 0], ground[:, 1]

@@ -8,6 +8,7 @@ image give all-zero rows ("no appearance"), so row i always belongs to box i.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -261,6 +262,8 @@ def build_embedder(cfg) -> TorchEmbedder | OnnxEmbedder | None:
         providers = _providers(cfg.device)
         return OnnxEmbedder(weights, batch_size=cfg.batch_size, flip=cfg.flip, providers=providers, **sizes)
     info = model_info(cfg.model)
+    if cfg.input_size is not None:  # e.g. a model trained at a reduced resolution
+        info = dataclasses.replace(info, input_size=tuple(cfg.input_size))
     if weights is None:
         if cfg.model == "cdnet_genotype":
             raise ConfigError(

@@ -82,3 +82,76 @@ def test_pipeline_python_api_step_by_step(tiny_scene):
             assert np.all(boxes["frame"] == frames.frame)
         steps += 1
     assert steps == scene.num_frames
+
+
+def test_track_real_pixels_tud_campus_with_yolox(tmp_path):
+    from conftest import shared_path
+
+    seq = shared_path("data", "mot15", "train", "TUD-Campus")
+    weights = shared_path("weights", "yolox_nano_coco", "yolox_nano.onnx")
+    run = tmp_path / "tud"
+    assert main(["track", str(seq), "-o", str(run), "--quiet", "--eval", "--videos", "detector.name=yolox-onnx",
+                 f"detector.params.weights={weights}", "tracker.name=bytetrack"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["frames"] == 71
+    assert (run / "videos" / "TUD-Campus.mp4").stat().st_size > 10_000
+    # a real detector on real frames: most people found and tracked
+    assert summary["metrics"]["TUD-Campus"]["MOTA"] > 30
+    assert summary["metrics"]["TUD-Campus"]["Rcll"] > 50
+
+
+def test_track_public_detections_of_a_mot_sequence(tmp_path):
+    from conftest import shared_path
+
+    seq = shared_path("data", "mot15", "train", "TUD-Stadtmitte")
+    run = tmp_path / "stadtmitte"
+    assert main(["track", str(seq), "-o", str(run), "--quiet", "--eval", "detector.name=mot-file",
+                 "tracker.name=sort", "association.name=none"]) == 0
+    metrics = json.loads((run / "summary.json").read_text())["metrics"]["TUD-Stadtmitte"]
+    assert abs(metrics["MOTA"] - 71.7) < 0.5  # the reference SORT on these detections
+
+
+def test_track_a_single_video_with_annotated_output(tiny_scene, tmp_path):
+    video = next((tiny_scene / "cam0").glob("*.mp4"))
+    run = tmp_path / "video"
+    assert main(["track", str(video), "-o", str(run), "--quiet", "--videos",
+                 "detector.name=ultralytics", "detector.params.weights=yolov8n.yaml"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["frames"] == 45 and len(summary["cameras"]) == 1
+    assert (run / "videos").is_dir()
+
+
+def test_demo_on_a_tiny_scene(tmp_path, capsys):
+    assert main(["demo", "--workdir", str(tmp_path / "demo"), "--duration", "4", "--people", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "multi-camera scores" in out and "oracle ReID" in out and "no ReID" in out
+    for run in ("no_reid", "oracle_reid"):
+        assert (tmp_path / "demo" / "runs" / run / "metrics.json").is_file()
+    assert (tmp_path / "demo" / "runs" / "no_reid" / "map.png").is_file()
+    # a second call reuses the scene
+    assert main(["demo", "--workdir", str(tmp_path / "demo"), "--duration", "4", "--people", "3", "--quiet"]) == 0
+    assert "reusing" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_swapping_the_reid_model_is_a_config_change(tiny_scene, tmp_path, backend):
+    """reid.model + reid.weights (a checkpoint or an exported ONNX file) is all a user changes."""
+    import torch
+
+    from reid import build_model
+    from reid.weights import save_weights
+
+    torch.manual_seed(0)
+    weights = tmp_path / "osnet.pth"
+    save_weights(weights, build_model("osnet_x0_25"), "osnet_x0_25")
+    if backend == "onnx":
+        onnx_path = tmp_path / "osnet.onnx"
+        assert main(["reid", "export", "--model", "osnet_x0_25", "--weights", str(weights), "--out",
+                     str(onnx_path)]) == 0
+        weights = onnx_path
+    run = tmp_path / f"run_{backend}"
+    assert main(["track", str(tiny_scene), "-o", str(run), "--quiet", "tracker.name=bytetrack",
+                 "reid.model=osnet_x0_25", f"reid.weights={weights}"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["reid"] == "osnet_x0_25"
+    assert 0 < summary["embedded_crops"] < sum(summary["boxes_per_camera"].values())  # scheduled, not all

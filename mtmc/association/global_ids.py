@@ -54,6 +54,8 @@ class GlobalParams:
     border_margin: float = 2.0  # px: crops cut by the image border are not clean
     split_distance: float = 1.5  # m
     split_seconds: float = 0.6
+    split_similarity: float = 0.3  # a crop less similar than this to its identity's gallery is a strike...
+    split_strikes: int = 2  # ...and this many in a row detach the tracklet (a tracker id switch)
     offline_refine: bool = False
     refine_threshold: float = 0.6
 
@@ -134,7 +136,7 @@ class GlobalAssociator:
                     tr.last_embedding_frame = frame
                 seen.append((tr, emb))
 
-        for tr in fresh + self._detach_inconsistent(seen):
+        for tr in fresh + self._detach_inconsistent(seen) + self._detach_switched(seen):
             self._open_provisional(tr)
         self._accumulate(seen)
         self._observe(seen)
@@ -146,7 +148,11 @@ class GlobalAssociator:
         """Give a tracklet that nobody explains yet its own identity and start its fusion window."""
         ident = self.store.new(self.frame)
         ident.entry_position = tr.position.copy()
-        tr.segments.append((self.frame, ident.id))
+        start = self.frame
+        if tr.segments and tr.last_good_frame is not None and tr.last_good_frame + 1 > tr.segments[-1][0]:
+            start = min(start, tr.last_good_frame + 1)  # an appearance split: back to the last good crop
+        tr.segments.append((start, ident.id))
+        tr.last_good_frame = None
         tr.far_frames = 0
         tr.window_start, tr.window_dist, tr.window_embs = self.frame, {}, []
         self.open_windows.add((tr.camera, tr.local_id))
@@ -167,11 +173,15 @@ class GlobalAssociator:
                 continue
             if emb is not None:
                 tr.window_embs.append(emb)
+            own = self.store.find(tr.identity)
+            for o, _ in seen:  # everybody other cameras see now is a candidate, located or not
+                root = self.store.find(o.identity) if o.segments else None
+                if o.camera != tr.camera and root is not None and root != own:
+                    tr.window_dist.setdefault(root, [0.0, 0])
             if not np.all(np.isfinite(tr.position)):
                 continue
             if tr.camera not in elsewhere:
                 elsewhere[tr.camera] = self._identity_positions(seen, exclude_camera=tr.camera)
-            own = self.store.find(tr.identity)
             for ident_id, pos in elsewhere[tr.camera].items():
                 if ident_id != own:
                     acc = tr.window_dist.setdefault(ident_id, [0.0, 0])
@@ -198,10 +208,9 @@ class GlobalAssociator:
             query = np.asarray(tr.window_embs) if tr.window_embs else None
             best, best_cost = None, np.inf
             for root, (dist, n) in totals.items():
-                mean = dist / n
-                if n < max(1, frames_seen // 2) or mean > self.p.match_distance:
+                if n < max(1, frames_seen // 2) or dist / n > self.p.match_distance:
                     continue
-                cost = mean
+                cost = dist / n
                 gallery = self.store.get(root).gallery
                 if query is not None and gallery:
                     sim = gallery_similarity(query, np.asarray(gallery))
@@ -210,8 +219,25 @@ class GlobalAssociator:
                     cost += self.p.appearance_weight * (1.0 - sim)
                 if cost < best_cost and self.store.can_merge(root, own):
                     best, best_cost = root, cost
+            if best is None and query is not None:
+                best = self._fuse_by_appearance(tr, own, query, totals)
             if best is not None:
                 self.store.merge(best, own)
+
+    def _fuse_by_appearance(self, tr: Tracklet, own: int, query: np.ndarray, totals: dict) -> int | None:
+        """No usable ground position (feet cut off, far away): join a person seen now by another camera
+        who looks the same, unless the ground positions that do exist clearly disagree."""
+        best, best_sim = None, self.p.reid_threshold
+        for root, (dist, n) in totals.items():
+            if n and dist / n > 2 * self.p.match_distance:
+                continue
+            ident = self.store.get(root)
+            if ident.last_frame < tr.window_start or not ident.gallery or not self.store.can_merge(root, own):
+                continue
+            sim = gallery_similarity(query, np.asarray(ident.gallery))
+            if sim > best_sim:
+                best, best_sim = root, sim
+        return best
 
     def _detach_inconsistent(self, seen) -> list[Tracklet]:
         """Detach tracklets that stay far from where the other cameras see their identity."""
@@ -237,6 +263,28 @@ class GlobalAssociator:
                 detached.append(youngest)
         return detached
 
+    def _detach_switched(self, seen) -> list[Tracklet]:
+        """Detach tracklets whose recent crops stopped looking like their identity (a tracker id switch).
+
+        The new segment starts after the last crop that still matched, so the frames of the switch go
+        to the right person once the detached part is re-identified.
+        """
+        detached = []
+        for tr, emb in seen:
+            if emb is None or not tr.segments or (tr.camera, tr.local_id) in self.open_windows:
+                continue
+            gallery = self.store.get(tr.identity).gallery
+            if len(gallery) < self.p.reid_min_embeddings:
+                continue
+            if gallery_similarity(emb[None], np.asarray(gallery)) >= self.p.split_similarity:
+                tr.strikes, tr.last_good_frame = 0, self.frame
+                continue
+            tr.strikes += 1
+            if tr.strikes >= self.p.split_strikes:
+                tr.strikes = 0
+                detached.append(tr)
+        return detached
+
     def _observe(self, seen) -> None:
         positions = self._identity_positions(seen)
         for tr, emb in seen:
@@ -245,7 +293,7 @@ class GlobalAssociator:
             ident.add_interval(tr.camera, tr.segments[-1][0], self.frame)
             if ident.id in positions:
                 ident.position = positions[ident.id]
-            if emb is not None:
+            if emb is not None and tr.strikes == 0:  # a doubtful crop does not pollute the gallery
                 ident.gallery.append(emb)
 
     def _decide_entries(self, seen) -> None:
@@ -271,9 +319,16 @@ class GlobalAssociator:
             query = np.asarray(ident.gallery) if use_reid else None
             best, best_score = None, -np.inf
             for cand in roots:
-                if cand is ident or not cand.resolved or cand.last_frame >= ident.first_frame:
+                if cand is ident or not cand.resolved or not self.store.can_merge(cand.id, ident.id):
                     continue
-                if not self.store.can_merge(cand.id, ident.id):
+                if cand.last_frame >= ident.first_frame:
+                    # In the scene at the same time, in other cameras: the same person only if they look
+                    # alike and stand together (a cross-camera fusion the ground plane alone missed).
+                    if not (use_reid and cand.gallery and self._colocated(cand, ident)):
+                        continue
+                    score = gallery_similarity(query, np.asarray(cand.gallery))
+                    if score >= self.p.reid_threshold and score > best_score:
+                        best, best_score = cand, score
                     continue
                 nearby = self._plausible_continuation(cand, ident)
                 if use_reid:
@@ -294,6 +349,14 @@ class GlobalAssociator:
                 self.store.merge(best.id, ident.id).resolved = True
             else:
                 ident.resolved = True
+
+    def _colocated(self, a, b) -> bool:
+        """Both seen now, and not clearly apart on the ground (unknown positions do not disagree)."""
+        if a.last_frame != self.frame or b.last_frame != self.frame:
+            return False
+        if not (np.all(np.isfinite(a.position)) and np.all(np.isfinite(b.position))):
+            return True
+        return float(np.linalg.norm(a.position - b.position)) <= 2 * self.p.match_distance
 
     def _plausible_continuation(self, lost, new) -> bool:
         """Was ``new`` first seen close to where ``lost`` was last seen, shortly after?"""

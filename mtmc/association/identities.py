@@ -20,6 +20,8 @@ class Tracklet:
     position: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))
     far_frames: int = 0  # consecutive frames far from the identity's position in other cameras
     last_embedding_frame: int = -(10**9)
+    strikes: int = 0  # consecutive crops that did not match the identity's gallery
+    last_good_frame: int | None = None  # last frame whose crop matched the identity
     window_start: int = 0  # fusion window: first frame of the current segment
     window_dist: dict = field(default_factory=dict)  # identity -> [sum of ground distances, frames]
     window_embs: list = field(default_factory=list)  # embeddings collected during the window

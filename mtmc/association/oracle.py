@@ -17,6 +17,8 @@ from mtmc.errors import DataError
 class OracleEmbedder:
     """Perfect appearance: nearly orthogonal random vectors keyed by ground-truth identity."""
 
+    needs_pixels = False
+
     def __init__(self, scene, dim: int = 128, seed: int = 0):
         from mtmc.io.mot import group_by_frame
 
