@@ -93,11 +93,7 @@ def evaluate_run(scene, result: PipelineResult, cfg: PipelineConfig, out_dir: Pa
     """Score a run against the scene's ground truth (None when there is none)."""
     from eval.mot import evaluate
 
-    gt = {}
-    for cam in scene.cameras:
-        boxes = scene.load_gt(cam.index)
-        if boxes is not None:
-            gt[cam.name] = boxes
+    gt = scene.ground_truth()
     if not gt:
         return None
     missing = [c for c in gt if c not in result.cameras]

@@ -30,3 +30,14 @@ def shared() -> type:
         path = staticmethod(shared_path)
 
     return _Shared
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a test module: the 2 shared cores thrash with more (restored afterwards)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -20,12 +20,7 @@ from reid.registry import ModelInfo
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _crops(n: int) -> list[np.ndarray]:

@@ -21,13 +21,7 @@ from reid.models.blocks import count_inference_params
 from reid.models.darts_ops import OPS, REID_PRIMITIVES, FactorizedReduce, PartAware, Zero, drop_path, make_op
 from reid.registry import build_model, model_info
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name", sorted(OPS))

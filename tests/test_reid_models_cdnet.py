@@ -16,13 +16,7 @@ from reid.models.blocks import ChannelGate, Lite3x3
 SMALL = (2, 3, 64, 32)  # shapes only: 1/16 of the 256x128 input keeps the tests fast (fmap2 is 4x2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    # Tiny inputs gain nothing from threads; one thread avoids spin-wait contention on a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def within(value: float, target: float, tol: float = 0.005) -> bool:

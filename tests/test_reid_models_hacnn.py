@@ -16,14 +16,7 @@ from reid.models.pooling import GeM
 from reid.models.shuffle import ShuffleA, ShuffleB, ShuffleStage, channel_shuffle
 from reid.registry import build_model, model_info
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Several test processes share 2 cores; one thread avoids OpenMP oversubscription stalls.
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("name", ["hacnn", "compact_reid_1x", "compact_reid_2x"])

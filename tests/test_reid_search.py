@@ -38,12 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "reid" / "search_tiny_synth.yaml"
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convs: threads only add overhead on a shared 2-core machine
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -29,12 +29,7 @@ def market(tmp_path_factory) -> Path:
     return make_market(tmp_path_factory.mktemp("reid") / "market")
 
 
-@pytest.fixture(autouse=True)
-def _threads():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def recipe(root: Path, **extra) -> TrainRecipe:

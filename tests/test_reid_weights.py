@@ -12,12 +12,7 @@ from reid.weights import build_from_weights, load_weights, read_weights, save_we
 X = torch.randn(2, 3, 64, 32, generator=torch.Generator().manual_seed(0))
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _embed(model: torch.nn.Module) -> torch.Tensor:

@@ -32,6 +32,7 @@ import numpy as np
 from mtmc.association import ASSOCIATORS
 from mtmc.association.identities import IdentityStore, Tracklet, gallery_similarity
 from mtmc.boxes import xyxy
+from trackers.matching import iou_matrix
 
 
 @dataclass
@@ -103,13 +104,7 @@ class GlobalAssociator:
             m = self.p.border_margin
             ok &= (boxes[:, 0] >= m) & (boxes[:, 1] >= m) & (boxes[:, 2] <= w - m) & (boxes[:, 3] <= h - m)
         if len(tracks) > 1:
-            ix1 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-            iy1 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-            ix2 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-            iy2 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
-            inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-            area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-            iou = inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-9)
+            iou = iou_matrix(boxes, boxes)
             np.fill_diagonal(iou, 0.0)
             ok &= iou.max(axis=1) <= self.p.max_crop_overlap
         return ok

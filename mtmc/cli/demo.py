@@ -13,6 +13,7 @@ DEMO_CONFIG = [
     "tracker.name=botsort",
     "association.name=global",
     "output.map=true",
+    "output.interpolate_seconds=1.0",
 ]
 
 

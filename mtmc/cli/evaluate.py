@@ -79,12 +79,7 @@ def _scene_gt(gt_path: Path) -> dict[str, np.ndarray]:
 
     if gt_path.is_file() and gt_path.suffix.lower() == ".txt":
         return {"": read_mot(gt_path, kind="gt")}  # "" = the one camera, named by the caller
-    scene = open_input(gt_path)
-    gt = {}
-    for cam in scene.cameras:
-        boxes = scene.load_gt(cam.index)
-        if boxes is not None:
-            gt[cam.name] = boxes
+    gt = open_input(gt_path).ground_truth()
     if not gt:
         raise DataError("no ground truth (gt/gt.txt) for any camera", path=gt_path)
     return gt

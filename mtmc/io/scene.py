@@ -90,6 +90,15 @@ class Scene:
         """Camera ``index``'s ground truth (ids global across cameras) with ``camera`` set, or None."""
         return self._load(index, "gt", filter_gt)
 
+    def ground_truth(self) -> dict[str, np.ndarray]:
+        """Ground truth of every camera that has some, by camera name."""
+        gt = {}
+        for cam in self.cameras:
+            boxes = self.load_gt(cam.index)
+            if boxes is not None:
+                gt[cam.name] = boxes
+        return gt
+
     def load_det(self, index: int) -> np.ndarray | None:
         """Camera ``index``'s detections file (det/det.txt) with ``camera`` set, or None."""
         return self._load(index, "det", True)
