@@ -23,6 +23,18 @@ def check_frame_rate(frame_rate: float) -> float:
     return fr
 
 
+def sort_style_output(tracks, min_hits: int, frame_count: int, box_of) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SORT's output rule: tracks updated this frame that are confirmed (hit streak >= ``min_hits``),
+    or any updated track during the first ``min_hits`` frames.  ``box_of(track)`` gives the box to output."""
+    out_boxes, out_ids, out_scores = [], [], []
+    for t in tracks:
+        if t.time_since_update < 1 and (t.hit_streak >= min_hits or frame_count <= min_hits):
+            out_boxes.append(box_of(t))
+            out_ids.append(t.id)
+            out_scores.append(t.score)
+    return np.array(out_boxes).reshape(-1, 4), np.array(out_ids, dtype=np.int64), np.array(out_scores)
+
+
 class TrackerBase:
     """Common state of a per-camera tracker.
 

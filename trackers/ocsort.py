@@ -21,7 +21,7 @@ import numpy as np
 
 from mtmc.errors import ConfigError
 from trackers import TRACKERS
-from trackers.base import TrackerBase
+from trackers.base import TrackerBase, sort_style_output
 from trackers.kalman import SortKalman
 from trackers.matching import iou_matrix, linear_assignment
 from trackers.sort import associate_iou
@@ -162,15 +162,12 @@ class OcSort(TrackerBase):
 
         for d in um_d:
             self.tracks.append(_Track(boxes[d], self.next_id(), scores[d]))
-        out_boxes, out_ids, out_scores = [], [], []
-        for t in self.tracks:
-            if t.time_since_update < 1 and (t.hit_streak >= p.min_hits or self.frame_count <= p.min_hits):
-                use_obs = t.last_obs is not None and not p.output_filtered
-                out_boxes.append(t.last_obs if use_obs else t.kf.box)
-                out_ids.append(t.id)
-                out_scores.append(t.score)
+        def box_of(t):  # the reference outputs the last observation, not the filtered state
+            return t.last_obs if t.last_obs is not None and not p.output_filtered else t.kf.box
+
+        out = sort_style_output(self.tracks, p.min_hits, self.frame_count, box_of)
         self.tracks = [t for t in self.tracks if t.time_since_update <= self.max_age]
-        return np.array(out_boxes).reshape(-1, 4), np.array(out_ids, dtype=np.int64), np.array(out_scores)
+        return out
 
 
 @TRACKERS.register("ocsort", params=OcSortParams)

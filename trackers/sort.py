@@ -15,7 +15,7 @@ import numpy as np
 
 from mtmc.errors import ConfigError
 from trackers import TRACKERS
-from trackers.base import TrackerBase
+from trackers.base import TrackerBase, sort_style_output
 from trackers.kalman import SortKalman
 from trackers.matching import iou_matrix, linear_assignment
 
@@ -102,14 +102,9 @@ class Sort(TrackerBase):
             self.tracks[t].update(boxes[d], scores[d])
         for d in um_d:
             self.tracks.append(_Track(boxes[d], self.next_id(), scores[d]))
-        out_boxes, out_ids, out_scores = [], [], []
-        for t in self.tracks:
-            if t.time_since_update < 1 and (t.hit_streak >= p.min_hits or self.frame_count <= p.min_hits):
-                out_boxes.append(t.kf.box)
-                out_ids.append(t.id)
-                out_scores.append(t.score)
+        out = sort_style_output(self.tracks, p.min_hits, self.frame_count, lambda t: t.kf.box)
         self.tracks = [t for t in self.tracks if t.time_since_update <= p.max_age]
-        return np.array(out_boxes).reshape(-1, 4), np.array(out_ids, dtype=np.int64), np.array(out_scores)
+        return out
 
 
 @TRACKERS.register("sort", params=SortParams)
