@@ -22,9 +22,8 @@ import numpy as np
 from mtmc.errors import ConfigError
 from trackers import TRACKERS
 from trackers.base import TrackerBase, sort_style_output
-from trackers.kalman import SortKalman
 from trackers.matching import iou_matrix, linear_assignment
-from trackers.sort import associate_iou
+from trackers.sort import SortTrack, associate_iou
 
 
 @dataclass
@@ -54,26 +53,16 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / (np.linalg.norm(v, axis=-1, keepdims=True) + 1e-6)
 
 
-class _Track:
-    __slots__ = ("kf", "id", "hits", "hit_streak", "time_since_update", "age", "score", "observations",
-                 "last_obs", "velocity")
+class _Track(SortTrack):
+    """SORT's track state plus the recent observations OC-SORT's fixes look at."""
+
+    __slots__ = ("observations", "last_obs", "velocity")
 
     def __init__(self, box: np.ndarray, track_id: int, score: float):
-        self.kf = SortKalman(box)
-        self.id = track_id
-        self.hits = self.hit_streak = self.time_since_update = self.age = 0
-        self.score = score
+        super().__init__(box, track_id, score)
         self.observations: dict[int, np.ndarray] = {}  # age -> observed box (the creating box is not one)
         self.last_obs: np.ndarray | None = None
         self.velocity = np.zeros(2)  # unit direction (dx, dy) of recent motion; 0 when unknown
-
-    def predict(self) -> np.ndarray:
-        box = self.kf.predict()
-        self.age += 1
-        if self.time_since_update > 0:
-            self.hit_streak = 0
-        self.time_since_update += 1
-        return box
 
     def previous_obs(self, delta: int) -> np.ndarray | None:
         """The observation ``delta`` frames back (or the nearest more recent one), else the last one."""

@@ -34,7 +34,9 @@ class SortParams:
             raise ConfigError(f"{p}iou_threshold: expected a number in [0, 1], got {self.iou_threshold}")
 
 
-class _Track:
+class SortTrack:
+    """SORT's per-track state: a box Kalman filter plus the hit / miss counters of its output rule."""
+
     __slots__ = ("kf", "id", "hits", "hit_streak", "time_since_update", "age", "score")
 
     def __init__(self, box: np.ndarray, track_id: int, score: float):
@@ -88,7 +90,7 @@ class Sort(TrackerBase):
     def __init__(self, params: SortParams, frame_rate: float):
         super().__init__(frame_rate)
         self.params = params
-        self.tracks: list[_Track] = []
+        self.tracks: list[SortTrack] = []
 
     def _step(self, boxes, scores, embeddings):
         p = self.params
@@ -101,7 +103,7 @@ class Sort(TrackerBase):
         for d, t in matches:
             self.tracks[t].update(boxes[d], scores[d])
         for d in um_d:
-            self.tracks.append(_Track(boxes[d], self.next_id(), scores[d]))
+            self.tracks.append(SortTrack(boxes[d], self.next_id(), scores[d]))
         out = sort_style_output(self.tracks, p.min_hits, self.frame_count, lambda t: t.kf.box)
         self.tracks = [t for t in self.tracks if t.time_since_update <= p.max_age]
         return out
