@@ -9,7 +9,7 @@ association) under each setting:
 
 * ``no ReID``  — ground-plane fusion and motion continuations only;
 * one row per ``--reid NAME=WEIGHTS`` — models trained on synthetic identities disjoint from the scenes
-  (`mtmc synth --reid-crops` uses other seeds' identities);
+  (`mtmc synth --reid-crops` draws its people from a population no scene uses, whatever the seed);
 * ``oracle``   — the embedding of a box is its ground-truth identity: the upper bound of ReID.
 
 ``--detector yolox=PATH.onnx`` adds the real-detector path.  Scores are MULTICAM (one accumulator over all

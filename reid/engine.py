@@ -118,7 +118,9 @@ class Trainer:
             model = registry.build_model(r.model.name, num_classes=self.data.num_classes, **r.model.params)
         except TypeError as err:
             raise ConfigError(f"model.params: {err}") from None
-        if r.model.weights:
+        if r.model.weights and str(r.model.weights).lower().endswith(".onnx"):
+            self._init_from_onnx(model, r.model.weights, tuple(size))
+        elif r.model.weights:
             skipped = load_model_weights(model, r.model.weights)
             self.log(f"initial weights {r.model.weights} ({len(skipped)} tensors skipped)")
         self.model = model.to(self.device)
@@ -143,6 +145,17 @@ class Trainer:
         self.amp = r.amp and self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.swag = SWAG(self.model) if r.swag.enabled else None
+
+    def _init_from_onnx(self, model: nn.Module, path: str, size: tuple[int, int], images: int = 256) -> None:
+        """Start from an ONNX export (BN folded): unfold it, then calibrate BN on training crops."""
+        from reid.onnx_import import calibrate_unfolded_bn, import_onnx_weights
+
+        count = import_onnx_weights(model, path, size)
+        records = self.data.train[:: max(1, len(self.data.train) // images)][:images]
+        loader = torch.utils.data.DataLoader(ImagesOnly(ImageDataset(records, self.test_tf)), batch_size=32)
+        calibrated = calibrate_unfolded_bn(model, loader)
+        self.log(f"initial weights {path}: {count} tensors, BatchNorm of {calibrated} folded convs "
+                 f"calibrated on {len(records)} training crops")
 
     # ------------------------------------------------------------------------------------------
     def state(self, epoch: int) -> dict:

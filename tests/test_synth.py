@@ -188,6 +188,19 @@ def test_reid_crops_layout(tmp_path: Path):
     assert crop is not None and crop.shape[0] >= 40
 
 
+def test_crop_people_are_not_scene_people():
+    """A ReID model trained on `--reid-crops` must not have seen the people of a test scene."""
+    from mtmc.synth.appearance import CROP_POPULATION, make_identities
+
+    scene = make_identities(0, 12)
+    crops = make_identities(0, 12, population=CROP_POPULATION)
+    assert [p.pid for p in scene] == [p.pid for p in crops]
+    for a, b in zip(scene, crops):
+        assert not np.array_equal(a.front_tex, b.front_tex)
+    again = make_identities(0, 12)  # scenes are unchanged by the population knob
+    assert all(np.array_equal(a.front_tex, b.front_tex) for a, b in zip(scene, again))
+
+
 def test_config_validation():
     with pytest.raises(ConfigError, match="cameras"):
         from_dict(SynthConfig, {"cameras": 0})

@@ -29,6 +29,7 @@ SKIN = [(170, 195, 235), (140, 175, 220), (110, 145, 190), (80, 110, 150), (55, 
 HAIR = [(20, 20, 25), (30, 45, 70), (40, 80, 130), (90, 150, 200), (160, 160, 165)]
 PATTERNS = ("plain", "hstripes", "vstripes", "checks", "diagonal", "dots")
 PRINTS = ("none", "circle", "square", "triangle", "letter", "band", "jacket")
+CROP_POPULATION = 1  # the people of `mtmc synth --reid-crops`: never those of a scene of any seed
 TEX_H, TEX_W = 64, 48  # texture size of one torso face
 
 
@@ -127,9 +128,19 @@ def _add_print(tex: np.ndarray, kind: str, rng: np.random.Generator, inner) -> N
         tex[:, int(w * 0.38): int(w * 0.62)] = inner
 
 
-def make_identity(seed: int, index: int, shirt_from: Identity | None = None) -> Identity:
-    """The look of identity ``index`` (0-based; pid = index + 1); ``shirt_from`` makes a look-alike."""
-    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 7919, index])
+def _key(seed: int, salt: int, index: int, population: int) -> list[int]:
+    # Population 0 keeps the historical key so existing scenes render byte-identically.
+    key = [int(seed) & 0xFFFFFFFF, salt, index]
+    return key + [population] if population else key
+
+
+def make_identity(seed: int, index: int, shirt_from: Identity | None = None, population: int = 0) -> Identity:
+    """The look of identity ``index`` (0-based; pid = index + 1); ``shirt_from`` makes a look-alike.
+
+    ``population`` selects an independent set of people for the same seed (scenes use 0, ReID crop
+    sets use :data:`CROP_POPULATION`, so a model trained on crops never saw a scene's people).
+    """
+    rng = np.random.default_rng(_key(seed, 7919, index, population))
     if shirt_from is not None:  # same shirt (colour and pattern), everything else its own
         shirt_name, shirt = shirt_from.shirt_name, _jitter(rng, shirt_from.shirt, 5)
         pattern, pattern_color = shirt_from.pattern, shirt_from.pattern_color
@@ -173,14 +184,14 @@ def make_identity(seed: int, index: int, shirt_from: Identity | None = None) -> 
     )
 
 
-def make_identities(seed: int, count: int, lookalike_rate: float = 0.25) -> list[Identity]:
+def make_identities(seed: int, count: int, lookalike_rate: float = 0.25, population: int = 0) -> list[Identity]:
     """``count`` identities; about ``lookalike_rate`` of them copy an earlier identity's shirt."""
     out: list[Identity] = []
     for i in range(count):
-        pick = np.random.default_rng([int(seed) & 0xFFFFFFFF, 104729, i])
+        pick = np.random.default_rng(_key(seed, 104729, i, population))
         source = None
         if i > 0 and pick.random() < lookalike_rate:
             source = out[int(pick.integers(i))]
             source = out[source.lookalike_of - 1] if source.lookalike_of else source
-        out.append(make_identity(seed, i, source))
+        out.append(make_identity(seed, i, source, population))
     return out

@@ -2,7 +2,8 @@
 
 ``bounding_box_train/`` holds identities ``1..train_ids``; ``query/`` and
 ``bounding_box_test/`` hold the next ``test_ids`` identities (disjoint from
-training).  Names are ``PPPP_cCs1_FFFFFF_00.jpg`` (person, 1-based camera,
+training).  The people come from their own population, so they are none of the
+people of a scene rendered with any seed.  Names are ``PPPP_cCs1_FFFFFF_00.jpg`` (person, 1-based camera,
 frame).  Every query has a gallery image of the same person from another camera.
 """
 
@@ -17,6 +18,7 @@ import cv2
 import numpy as np
 
 from mtmc.errors import ConfigError
+from mtmc.synth.appearance import CROP_POPULATION, make_identities
 from mtmc.synth.config import SynthConfig
 from mtmc.synth.scene import SceneModel, staged_folder
 
@@ -27,7 +29,11 @@ def crop_scene_config(cfg: SynthConfig, identities: int) -> SynthConfig:
     """A scene long enough for ``identities`` people to each visit the room once."""
     busy = max(1, cfg.max_present)
     visit = (8.0, 14.0)
-    duration = (identities / busy) * np.mean(visit) * 1.35 + identities * cfg.entry_gap * 0.2 + 20.0
+    crowd = (identities / busy) * np.mean(visit) * 1.35 + identities * cfg.entry_gap * 0.2
+    # Everyone passes the door twice and the door wants entry_gap around each passage: with many
+    # identities the door, not the room's capacity, sets the pace.
+    door = identities * 2.0 * cfg.entry_gap * 1.3 + visit[1]
+    duration = max(crowd, door) + 20.0
     return dataclasses.replace(cfg, people=identities, initial_present=busy, visit_seconds=visit,
                                away_seconds=(1e6, 1e6), duration=float(duration), lookalike_rate=cfg.lookalike_rate)
 
@@ -58,7 +64,9 @@ def export_reid_crops(cfg: SynthConfig, out_dir: str | Path, train_ids: int = 10
     every = every or max(1, int(round(scfg.fps / 1.5)))
     w, h = scfg.size
     with staged_folder(Path(out_dir), overwrite) as tmp:
-        model = SceneModel(scfg)
+        # Other people than any scene's: a ReID model trained here is tested on scenes it never saw.
+        people = make_identities(scfg.seed, scfg.people, scfg.lookalike_rate, population=CROP_POPULATION)
+        model = SceneModel(scfg, identities=people)
         candidates: dict[tuple[int, int], list[tuple[int, bytes]]] = defaultdict(list)
         frames = range(1, model.num_frames + 1, every)
         if progress:
