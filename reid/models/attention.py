@@ -134,8 +134,63 @@ def region_grid(translation: torch.Tensor, height: int, width: int) -> torch.Ten
     return torch.stack([gx.expand(b, height, width), gy.expand(b, height, width)], dim=-1)
 
 
+def _bilinear_weights(pos: torch.Tensor, size: int) -> torch.Tensor:
+    """``(..., n)`` sample positions in pixels -> ``(..., n, size)`` 1-D bilinear weights ``relu(1 - |pos - j|)``.
+
+    Taps outside ``[0, size)`` are simply absent, which is ``grid_sample``'s zero padding; the weights
+    are piecewise linear in ``pos``, so their gradient is ``grid_sample``'s gradient w.r.t. the grid.
+    """
+    taps = torch.arange(size, dtype=pos.dtype, device=pos.device)
+    return torch.relu(1.0 - (pos.unsqueeze(-1) - taps).abs())
+
+
+def _resize_weights(size_in: int, size_out: int, like: torch.Tensor) -> torch.Tensor:
+    """``(size_out, size_in)`` matrix of ``F.interpolate(mode="bilinear", align_corners=True)`` along one axis."""
+    scale = (size_in - 1) / (size_out - 1) if size_out > 1 else 0.0
+    pos = torch.arange(size_out, dtype=like.dtype, device=like.device) * scale
+    return _bilinear_weights(pos, size_in)
+
+
+def _crop_weights(centre: torch.Tensor, scale: float, size_in: int, size_out: int) -> torch.Tensor:
+    """Sampling matrices ``(..., size_out, size_in)`` of one axis: STN crop at the source size, then resize.
+
+    ``centre`` (...,) is the region translation along the axis (normalised coordinates, as
+    :func:`region_grid`); the crop samples ``scale * base + centre`` with ``align_corners=False``.
+    """
+    base = (torch.arange(size_in, dtype=centre.dtype, device=centre.device) * 2 + 1) / size_in - 1
+    grid = scale * base + centre.unsqueeze(-1)
+    crop = _bilinear_weights(((grid + 1) * size_in - 1) / 2, size_in)  # (..., size_in, size_in)
+    return torch.matmul(_resize_weights(size_in, size_out, centre), crop)
+
+
+def crop_regions(source: torch.Tensor, theta: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """STN crops of all regions at once: ``(B, C, H, W)``, ``(B, R, 2)`` -> ``(B, R, C, h, w)``.
+
+    Equal (up to float rounding, values and gradients) to :func:`crop_region` per region, i.e.
+    ``grid_sample`` at the source size followed by a bilinear resize to ``size``. Both steps are
+    separable linear maps because the affine is scale + translation only, so they fold into one
+    ``(h, H)`` and one ``(w, W)`` matrix per image and region; two batched matmuls then replace
+    ``R`` grid_sample and resize calls, whose CPU backward passes are slow (the regions are
+    cropped once per stage in every training step).
+    """
+    b, c, hs, ws = source.shape
+    r = theta.shape[1]
+    h, w = size
+    rows = _crop_weights(theta[..., 1], REGION_SCALE[1], hs, h)  # (B, R, h, H)
+    cols = _crop_weights(theta[..., 0], REGION_SCALE[0], ws, w)  # (B, R, w, W)
+    # Rows first: (B, R*h, H) @ (B, H, C*W) -> (B, R*h, C*W), i.e. (B*R, h*C, W) in memory.
+    stacked = source.transpose(1, 2).reshape(b, hs, c * ws)
+    tall = torch.bmm(rows.reshape(b, r * h, hs), stacked).view(b * r, h * c, ws)
+    out = torch.bmm(tall, cols.reshape(b * r, w, ws).transpose(1, 2))  # (B*R, h*C, w)
+    return out.view(b, r, h, c, w).transpose(2, 3).contiguous()
+
+
 def crop_region(source: torch.Tensor, translation: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """STN crop of one region from ``source`` (sampled at the source's size, as torchreid), resized to ``size``."""
+    """STN crop of one region from ``source`` (sampled at the source's size, as torchreid), resized to ``size``.
+
+    The reference formulation (``grid_sample`` + ``interpolate``), used at inference; training uses the
+    equivalent :func:`crop_regions`.
+    """
     grid = region_grid(translation, source.shape[2], source.shape[3])
     region = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
     return F.interpolate(region, size=size, mode="bilinear", align_corners=True)

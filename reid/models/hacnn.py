@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reid.models.attention import REGIONS, ConvBlock, HarmAttn, crop_region
+from reid.models.attention import REGIONS, ConvBlock, HarmAttn, crop_region, crop_regions
 from reid.registry import register_model
 
 # Local-branch region sizes (H, W) at the three stages, for 160×64 inputs (torchreid).
@@ -121,6 +121,17 @@ class HarmoniousNet(nn.Module):
     def _pool(self, pool: nn.Module | None, x: torch.Tensor) -> torch.Tensor:
         return pool(x) if pool is not None else global_avg_pool(x)
 
+    def _crop(self, source: torch.Tensor, theta: torch.Tensor, size: tuple[int, int]) -> Sequence[torch.Tensor]:
+        """The ``REGIONS`` STN crops of ``source``, each ``(B, C, *size)``.
+
+        Training uses the matmul formulation (same values and gradients), because the CPU backward of
+        ``grid_sample`` + ``interpolate`` dominated the local branch. Inference keeps ``grid_sample``: its
+        forward is cheap, it adds no matmul MACs to the conv/linear count, and the ONNX graph is unchanged.
+        """
+        if self.training:
+            return crop_regions(source, theta, size).unbind(1)
+        return [crop_region(source, theta[:, r], size) for r in range(REGIONS)]
+
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(global feature (B, global_dim), local feature (B, local_dim)), both before L2 normalisation."""
         source = self.stem(x)
@@ -128,8 +139,11 @@ class HarmoniousNet(nn.Module):
         for stage, ha, local_conv, size in zip(self.stages, self.ha, self.local_convs, REGION_SIZES):
             y = stage(source)
             mask, theta = ha(y)
+            regions = self._crop(source, theta, size)
             for r in range(REGIONS):
-                region = crop_region(source, theta[:, r], size)
+                # One local_conv call per region (not one on the stacked batch): its BatchNorms must keep
+                # per-region batch statistics in training.
+                region = regions[r]
                 prev = local[r]
                 local[r] = local_conv(region if prev is None else region + prev)
             source = y * mask

@@ -20,6 +20,14 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
+def concat_shuffle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``channel_shuffle(torch.cat([a, b], dim=1), 2)`` with one copy instead of two (cat, then shuffle).
+
+    Interleaving two equal halves is stacking them on a new axis right after the channel axis.
+    """
+    return torch.stack([a, b], dim=2).flatten(1, 2)
+
+
 def _conv_bn(c_in: int, c_out: int, kernel: int, stride: int = 1, groups: int = 1, relu: bool = True) -> list:
     layers: list[nn.Module] = [
         nn.Conv2d(c_in, c_out, kernel, stride, kernel // 2, groups=groups, bias=False),
@@ -50,7 +58,7 @@ class ShuffleA(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1, x2 = x.chunk(2, dim=1)
-        return channel_shuffle(torch.cat([x1, self.branch2(x2)], dim=1), 2)
+        return concat_shuffle(x1, self.branch2(x2))
 
 
 class ShuffleB(nn.Module):
@@ -70,7 +78,7 @@ class ShuffleB(nn.Module):
         self.branch2 = _main_branch(c_in, h, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return channel_shuffle(torch.cat([self.branch1(x), self.branch2(x)], dim=1), 2)
+        return concat_shuffle(self.branch1(x), self.branch2(x))
 
 
 class ShuffleStage(nn.Sequential):
