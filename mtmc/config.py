@@ -11,6 +11,7 @@ dataclass; changing ``name`` in a later layer drops the params of earlier layers
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -20,6 +21,8 @@ from typing import Any, Literal, TypeVar, Union
 import yaml
 
 from mtmc.errors import ConfigError
+
+_SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
 
 T = TypeVar("T")
 
@@ -83,6 +86,8 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str) and _SCIENTIFIC.fullmatch(value.strip()):
+            return float(value)  # YAML 1.1 reads 3e-4 (no dot) as a string
         raise ConfigError(f"{key}: expected a number, got {value!r}")
     if tp is str:
         if isinstance(value, str):
