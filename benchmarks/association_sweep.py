@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -57,6 +58,7 @@ def main(argv=None) -> int:
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed overrides")
     p.add_argument("--out", default="work/sweep/results.json")
+    p.add_argument("--cache", help="pickle file of cached embeddings, read if present and written after")
     args = p.parse_args(argv)
 
     from mtmc.config import load_config
@@ -66,6 +68,8 @@ def main(argv=None) -> int:
     name, _, weights = args.reid.partition("=")
     base = [f"reid.model={name}", f"reid.weights={weights}", "output.map=false"] + args.set
     embedder = CachedEmbedder(build_embedder(load_config([args.config], base).reid))
+    if args.cache and Path(args.cache).is_file():  # only ever our own file: pickle is fine here
+        embedder.cache = pickle.loads(Path(args.cache).read_bytes())
     axes = [(item.partition("=")[0], item.partition("=")[2].split(",")) for item in args.grid]
     results = []
     for values in itertools.product(*[v for _, v in axes]):
@@ -82,6 +86,8 @@ def main(argv=None) -> int:
         print(json.dumps(row), flush=True)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
+    if args.cache:
+        Path(args.cache).write_bytes(pickle.dumps(embedder.cache))
     best = max(results, key=lambda r: (r["IDF1"], r["MOTA"]))
     print(f"best: {' '.join(best['overrides'])}  MOTA {best['MOTA']}  IDF1 {best['IDF1']}")
     return 0

@@ -191,3 +191,23 @@ def test_short_gaps_are_interpolated():
     five = out[out["id"] == 5]
     assert list(five["frame"]) == [1, 2, 3, 4] and np.allclose(five["x"], [0, 10, 20, 30])
     assert len(out[out["id"] == 6]) == 2  # a gap of 7 frames is left alone
+
+
+def test_an_id_swap_inside_one_camera_gives_both_people_their_ids_back():
+    """Camera 0's tracks 1 (A) and 2 (B) swap; camera 1 keeps them apart. Both halves rejoin the right ids,
+    although the two splits are detected a few frames apart (co-presence tolerated while the swap resolves)."""
+    a, b = unit([1, 0, 0, 0]), unit([0, 1, 0, 0])
+    nan = np.full(4, np.nan, np.float32)
+    assoc = ASSOCIATORS.build("global", {"refresh_seconds": 0.1}, scene=scene(2), has_reid=True)
+    f = 0
+    for _ in range(30):
+        f += 1
+        out = step(assoc, f, [[(1, 1.0, 1.0), (2, 3.0, 3.0)], [(5, 1.0, 1.0), (6, 3.0, 3.0)]], [[a, b], [a, b]])
+    id_a, id_b = out[0]["id"]
+    assert id_a != id_b and set(out[1]["id"]) == {id_a, id_b}
+    for k in range(40):  # track 1 now follows B and track 2 follows A; track 2's crops are unusable at first
+        f += 1
+        step(assoc, f, [[(1, 3.0, 3.0), (2, 1.0, 1.0)], [(5, 1.0, 1.0), (6, 3.0, 3.0)]],
+             [[b, nan if k < 3 else a], [a, b]])
+    final = assoc.relabel(0, boxes(f, 0, [(1, 3.0, 3.0), (2, 1.0, 1.0)]))
+    assert [int(i) for i in final] == [id_b, id_a]

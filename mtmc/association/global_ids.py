@@ -57,6 +57,7 @@ class GlobalParams:
     split_seconds: float = 0.6
     split_similarity: float = 0.3  # a crop less similar than this to its identity's gallery is a strike...
     split_strikes: int = 2  # ...and this many in a row detach the tracklet (a tracker id switch)
+    swap_overlap_seconds: float = 0.3  # two identities seen at once in one camera for longer cannot merge
     offline_refine: bool = False
     refine_threshold: float = 0.6
 
@@ -71,7 +72,7 @@ class GlobalAssociator:
         fps = float(getattr(scene, "fps", 0) or 15.0)
         self.fps = fps
         self.image_sizes = [c.image_size for c in scene.cameras] if scene is not None else None
-        self.store = IdentityStore(params.gallery_size)
+        self.store = IdentityStore(params.gallery_size, overlap_frames=int(round(params.swap_overlap_seconds * fps)))
         self.tracklets: dict[tuple[int, int], Tracklet] = {}
         self.open_windows: set[tuple[int, int]] = set()  # tracklets still deciding whom they stand with
         self.frame = 0
@@ -131,21 +132,29 @@ class GlobalAssociator:
                     tr.last_embedding_frame = frame
                 seen.append((tr, emb))
 
-        for tr in fresh + self._detach_inconsistent(seen) + self._detach_switched(seen):
+        for tr in fresh:
             self._open_provisional(tr)
+        for tr, since in self._detach_inconsistent(seen) + self._detach_switched(seen):
+            self._open_provisional(tr, since)
         self._accumulate(seen)
         self._observe(seen)
         self._fuse()
         self._decide_entries(seen)
         return [self._current_ids(cam, boxes) for cam, boxes in enumerate(tracks)]
 
-    def _open_provisional(self, tr: Tracklet) -> None:
-        """Give a tracklet that nobody explains yet its own identity and start its fusion window."""
+    def _open_provisional(self, tr: Tracklet, since: int | None = None) -> None:
+        """Give a tracklet that nobody explains yet its own identity and start its fusion window.
+
+        ``since`` (a split): the first frame that already showed somebody else.  Those frames move to
+        the new segment, and the old identity no longer counts as seen in this camera then, so the
+        person it really was (often the other half of an id swap) can still join it.
+        """
         ident = self.store.new(self.frame)
         ident.entry_position = tr.position.copy()
         start = self.frame
-        if tr.segments and tr.last_good_frame is not None and tr.last_good_frame + 1 > tr.segments[-1][0]:
-            start = min(start, tr.last_good_frame + 1)  # an appearance split: back to the last good crop
+        if tr.segments and since is not None:
+            start = max(min(start, since), tr.segments[-1][0] + 1)
+            self.store.get(tr.identity).truncate(tr.camera, start)
         tr.segments.append((start, ident.id))
         tr.last_good_frame = None
         tr.far_frames = 0
@@ -234,7 +243,7 @@ class GlobalAssociator:
                 best, best_sim = root, sim
         return best
 
-    def _detach_inconsistent(self, seen) -> list[Tracklet]:
+    def _detach_inconsistent(self, seen) -> list[tuple[Tracklet, int]]:
         """Detach tracklets that stay far from where the other cameras see their identity."""
         limit = self._frames(self.p.split_seconds)
         by_identity: dict[int, list[Tracklet]] = {}
@@ -255,10 +264,10 @@ class GlobalAssociator:
             if drifting:
                 # the tracklet whose current segment started last is the one that switched
                 youngest = max(drifting, key=lambda t: t.segments[-1][0])
-                detached.append(youngest)
+                detached.append((youngest, self.frame - youngest.far_frames + 1))
         return detached
 
-    def _detach_switched(self, seen) -> list[Tracklet]:
+    def _detach_switched(self, seen) -> list[tuple[Tracklet, int]]:
         """Detach tracklets whose recent crops stopped looking like their identity (a tracker id switch).
 
         The new segment starts after the last crop that still matched, so the frames of the switch go
@@ -277,7 +286,8 @@ class GlobalAssociator:
             tr.strikes += 1
             if tr.strikes >= self.p.split_strikes:
                 tr.strikes = 0
-                detached.append(tr)
+                good = tr.last_good_frame
+                detached.append((tr, self.frame if good is None else good + 1))
         return detached
 
     def _observe(self, seen) -> None:

@@ -53,11 +53,18 @@ class Identity:
             spans.append([start, end])
 
 
+    def truncate(self, camera: int, start: int) -> None:
+        """Forget this identity's presence in ``camera`` from frame ``start`` on (frames given away)."""
+        spans = [[s0, min(e0, start - 1)] for s0, e0 in self.intervals.get(camera, []) if s0 < start]
+        self.intervals[camera] = spans
+
+
 class IdentityStore:
     """Identities with union-find merging: a merge relabels every tracklet segment at once."""
 
-    def __init__(self, gallery_size: int):
+    def __init__(self, gallery_size: int, overlap_frames: int = 0):
         self.gallery_size = gallery_size
+        self.overlap_frames = overlap_frames  # tolerated co-presence in one camera (id-swap detection lag)
         self.identities: dict[int, Identity] = {}
         self._parent: dict[int, int] = {}
         self._next = 1
@@ -84,14 +91,15 @@ class IdentityStore:
         return [ident for i, ident in self.identities.items() if self._parent[i] == i]
 
     def can_merge(self, a: int, b: int) -> bool:
-        """Two identities may be one person only if no camera saw both at the same time."""
+        """Two identities may be one person only if no camera saw both at the same time (for longer than
+        ``overlap_frames``: the two halves of an id swap are detected a few frames apart)."""
         ia, ib = self.get(a), self.get(b)
         if ia.id == ib.id:
             return True
         for cam, spans in ia.intervals.items():
             for s0, e0 in spans:
                 for s1, e1 in ib.intervals.get(cam, ()):
-                    if s0 <= e1 and s1 <= e0:
+                    if min(e0, e1) - max(s0, s1) + 1 > self.overlap_frames:
                         return False
         return True
 
