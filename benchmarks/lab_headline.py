@@ -37,13 +37,14 @@ def scene_for(seed: int, args) -> Path:
     return out
 
 
-def settings(args) -> list[tuple[str, list[str]]]:
-    rows = [("no ReID", ["reid.model=none"])]
+def settings(args) -> list[tuple[str, list[str], list[str]]]:
+    """(label, extra config files, overrides) per row."""
+    rows = [("no ReID", [], ["reid.model=none"])]
     for spec in args.reid:
         name, _, weights = spec.partition("=")
         model = "onnx" if weights.endswith(".onnx") and name == "onnx" else name
-        rows.append((f"ReID {name}", [f"reid.model={model}", f"reid.weights={weights}"]))
-    rows.append(("oracle ReID", ["reid.model=oracle"]))
+        rows.append((f"ReID {name}", args.reid_config, [f"reid.model={model}", f"reid.weights={weights}"]))
+    rows.append(("oracle ReID", [], ["reid.model=oracle"]))
     return rows
 
 
@@ -57,6 +58,8 @@ def main(argv=None) -> int:
     p.add_argument("--detector", action="append", default=[], metavar="yolox=PATH",
                    help="also run the real detector path (YOLOX ONNX) for the no-ReID and oracle settings")
     p.add_argument("--config", default=str(ROOT / "configs" / "lab.yaml"))
+    p.add_argument("--reid-config", action="append", default=[], metavar="YAML",
+                   help="config layered on top for the --reid rows (thresholds tuned for that model)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
     p.add_argument("--out", default="work/headline/results.json")
     args = p.parse_args(argv)
@@ -67,13 +70,14 @@ def main(argv=None) -> int:
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         scene = scene_for(seed, args)
-        runs = [(label, over, "simulated") for label, over in settings(args)]
+        runs = [(label, files, over, "simulated") for label, files, over in settings(args)]
         for spec in args.detector:
             _, _, path = spec.partition("=")
             det = ["detector.name=yolox-onnx", f"detector.params.weights={path}"]
-            runs += [(label, over + det, "yolox") for label, over in settings(args) if label in ("no ReID",)]
-        for label, overrides, detector in runs:
-            cfg = load_config([args.config], overrides + ["output.map=false"] + args.set)
+            runs += [(label, files, over + det, "yolox") for label, files, over in settings(args)
+                     if label in ("no ReID",)]
+        for label, files, overrides, detector in runs:
+            cfg = load_config([args.config, *files], overrides + ["output.map=false"] + args.set)
             out = Path(args.workdir) / "runs" / f"s{seed}_{detector}_{label.replace(' ', '_')}"
             start = time.perf_counter()
             summary = run_tracking(scene, cfg, out, evaluate=True, progress=False)

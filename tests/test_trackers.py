@@ -160,6 +160,17 @@ def test_appearance_reacquires_after_long_gap():
     assert len(no_emb[1]) == 2  # no embeddings given: motion only
 
 
+def test_appearance_veto_refuses_a_box_that_shows_somebody_else():
+    """Person 1 stands still; at frame 11 person 1 is gone and person 2 is detected almost in the same box."""
+    frames = [frame_boxes(f, [(1, 100.0, 100.0)] if f <= 10 else [(2, 108.0, 100.0)]) for f in range(1, 21)]
+    embs = [np.eye(16)[[0 if f <= 10 else 1]] for f in range(1, 21)]
+    plain = ids_per_person(frames, run(TRACKERS.build("botsort", {}, frame_rate=25.0), frames, embs))
+    assert plain[1] == plain[2]  # BoT-SORT's min(IoU, appearance) fusion keeps the id on IoU alone
+    veto = TRACKERS.build("botsort", {"appearance_veto": 0.3}, frame_rate=25.0)
+    vetoed = ids_per_person(frames, run(veto, frames, embs))
+    assert len(vetoed[2]) == 1 and vetoed[1] != vetoed[2]
+
+
 @pytest.mark.parametrize("name", ["bytetrack", "ocsort", "botsort"])
 @pytest.mark.parametrize("fps", [15.0, 30.0])
 def test_buffers_are_in_seconds(name, fps):

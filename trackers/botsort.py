@@ -27,6 +27,7 @@ from trackers.matching import cosine_distance, fuse_score, iou_matrix, l2_normal
 class BotSortParams(ByteTrackParams):
     proximity_thresh: float = 0.5  # min IoU for the appearance cost to be considered
     appearance_thresh: float = 0.25  # max half cosine distance for the appearance cost to be considered
+    appearance_veto: float = 1.0  # half cosine distance above which a pair may not match at all (1 = off)
     feature_momentum: float = 0.9  # EMA weight of the track's previous feature
     reid_buffer: float = 10.0  # seconds a lost track can still be re-acquired by appearance
     reacquire_thresh: float = 0.3  # max cosine distance (1 - cos) for a long-gap re-acquisition
@@ -36,7 +37,7 @@ class BotSortParams(ByteTrackParams):
     def validate(self, key_path: str = "") -> None:
         super().validate(key_path)
         p = f"{key_path}." if key_path else ""
-        for name in ("proximity_thresh", "appearance_thresh", "feature_momentum"):
+        for name in ("proximity_thresh", "appearance_thresh", "appearance_veto", "feature_momentum"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{p}{name}: expected a number in [0, 1], got {getattr(self, name)}")
         if not 0.0 <= self.reacquire_thresh <= 2.0:
@@ -88,8 +89,12 @@ class BotSort(ByteTracker):
         if feats is None or not tracks or any(f is None for f in track_feats):
             return cost
         emb = cosine_distance(np.stack(track_feats), feats) / 2.0
+        # Overlapping people swap ids on IoU alone; a crop that clearly shows somebody else must not match.
+        veto = emb > p.appearance_veto
         emb[(emb > p.appearance_thresh) | far] = 1.0
-        return np.minimum(cost, emb)
+        cost = np.minimum(cost, emb)
+        cost[veto] = 1.0
+        return cost
 
     def _extra_association(self, unmatched, boxes, scores, feats):
         """Re-acquire long-lost tracks by appearance alone, inside a walking-distance gate."""
