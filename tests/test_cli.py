@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +156,17 @@ def test_swapping_the_reid_model_is_a_config_change(tiny_scene, tmp_path, backen
     summary = json.loads((run / "summary.json").read_text())
     assert summary["reid"] == "osnet_x0_25"
     assert 0 < summary["embedded_crops"] < sum(summary["boxes_per_camera"].values())  # scheduled, not all
+
+
+def test_demo_compares_a_real_reid_model_with_its_config_layer(tmp_path, capsys):
+    from conftest import shared_path
+
+    weights = shared_path("weights", "osnet_x0_25_msmt17", "osnet_x0_25_msmt17.onnx")
+    root = Path(__file__).resolve().parents[1]
+    args = ["demo", "--workdir", str(tmp_path / "demo"), "--duration", "3", "--people", "2", "--quiet",
+            "--reid-weights", str(weights), "--reid-config", str(root / "configs" / "lab_reid_osnet.yaml")]
+    assert main(args) == 0
+    resolved = (tmp_path / "demo" / "runs" / "reid" / "config.yaml").read_text()
+    assert "osnet_x0_25" in resolved and "reid_threshold: 0.75" in resolved
+    summary = json.loads((tmp_path / "demo" / "runs" / "reid" / "summary.json").read_text())
+    assert summary["embedded_crops"] > 0

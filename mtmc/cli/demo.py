@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--cameras", type=int, default=4)
     parser.add_argument("--reid-model", default=None, help="ReID model name (default: from the checkpoint)")
     parser.add_argument("--reid-weights", default=None, help="ReID checkpoint or ONNX file to compare against")
+    parser.add_argument("--reid-config", action="append", default=[], metavar="YAML",
+                        help="config layered on for the ReID run (its thresholds, e.g. configs/lab_reid_osnet.yaml)")
     parser.add_argument("--videos", action="store_true", help="also write annotated videos")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -61,14 +63,14 @@ def run(args: argparse.Namespace) -> int:
         reid = [f"reid.weights={args.reid_weights}"]
         if args.reid_model:
             reid.append(f"reid.model={args.reid_model}")
-        elif str(args.reid_weights).endswith(".onnx"):
+        elif str(args.reid_weights).endswith(".onnx") and not args.reid_config:  # else the layer names it
             reid.append("reid.model=onnx")
         runs["ReID"] = (work / "runs" / "reid", reid)
 
     rows = {}
     for label, (out, extra) in runs.items():
         overrides = DEMO_CONFIG + extra + (["output.videos=true"] if args.videos else [])
-        cfg = load_config([], overrides)
+        cfg = load_config(args.reid_config if label == "ReID" else [], overrides)
         print(f"track ({label}): {out}")
         summary = run_tracking(scene_dir, cfg, out, evaluate=True, progress=not args.quiet)
         rows[label] = summary
