@@ -197,6 +197,12 @@ class Trainer:
             self.swag.load_state_dict(state["swag"])
         self.history = list(state["history"])
         self.start_epoch = int(state["epoch"])
+        # The optimiser stored the lr its old recipe chose for this epoch. The recipe given now decides (the
+        # same value when it is unchanged; a continuation with another schedule, e.g. a SWAG stage, differs).
+        self.scheduler.base_lrs = [self.recipe.optim.lr for _ in self.optimizer.param_groups]
+        for group, base, factor in zip(self.optimizer.param_groups, self.scheduler.base_lrs,
+                                       self.scheduler.lr_lambdas):
+            group["lr"] = base * factor(self.start_epoch)  # LambdaLR's own formula: bit-identical resumes
 
     # ------------------------------------------------------------------------------------------
     def fit(self, resume: bool = False) -> list[dict]:

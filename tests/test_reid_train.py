@@ -174,3 +174,12 @@ def test_recipe_values():
     assert lr(350) == pytest.approx(3e-3) and lr(385) == pytest.approx(2.1e-3)
     with pytest.raises(ConfigError, match="optim.lr"):
         load_config([ROOT / "configs" / "reid" / "cdnet_market.yaml"], ["optim.lr=fast"], cls=TrainRecipe)
+
+
+def test_resume_with_another_schedule_uses_it_from_the_next_epoch(market, tmp_path):
+    """A continuation (e.g. a SWAG stage added to a finished run) trains at the new recipe's lr at once."""
+    Trainer(recipe(market, epochs=1), tmp_path / "run", log=lambda s: None).fit()
+    more = recipe(market, epochs=1, **{"swag.enabled": "true", "swag.cycles": 1, "swag.cycle_epochs": 1,
+                                      "swag.lr_max": 0.002})
+    history = Trainer(more, tmp_path / "run", log=lambda s: None).fit(resume=True)
+    assert history[-1]["epoch"] == 2 and history[-1]["lr"] == pytest.approx(0.002)
