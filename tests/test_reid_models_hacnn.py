@@ -248,3 +248,17 @@ def test_compact_reid_synth_recipe_keeps_eval_activations_bounded():
     embedding, peak = _recipe_steps_then_eval([])
     assert torch.isfinite(embedding).all()
     assert peak < 1e3, peak
+
+
+def test_logit_scale_multiplies_the_classifier_logits_only():
+    torch.manual_seed(0)
+    plain = build_model("compact_reid_1x", num_classes=5).train()
+    scaled = build_model("compact_reid_1x", num_classes=5, logit_scale=16.0).train()
+    scaled.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, 64, 32)
+    torch.manual_seed(1)
+    a = plain(x)
+    torch.manual_seed(1)
+    b = scaled(x)
+    for (la, fa), (lb, fb) in zip(a, b):
+        assert torch.allclose(lb, 16.0 * la, atol=1e-6) and torch.allclose(fa, fb)

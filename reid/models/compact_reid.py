@@ -31,6 +31,7 @@ def compact_reid(
     gem_per_channel: bool = False,
     triplet_on_normalized: bool = False,
     exact_stripes: bool = True,
+    logit_scale: float = 1.0,
 ) -> HarmoniousNet:
     """Build a Compact-ReID network; the defaults are the 1× model (2,912,216 params + 2 GeM exponents)."""
     ins = (stem_channels, *channels[:-1])
@@ -52,6 +53,7 @@ def compact_reid(
         classify_normalized=True,
         triplet_on_normalized=triplet_on_normalized,
         exact_stripes=exact_stripes,
+        logit_scale=logit_scale,
     )
 
 

@@ -94,6 +94,7 @@ class HarmoniousNet(nn.Module):
         classify_normalized: bool = False,
         triplet_on_normalized: bool = False,
         exact_stripes: bool = True,
+        logit_scale: float = 1.0,
     ) -> None:
         super().__init__()
         if not len(stages) == len(channels) == len(local_convs) == len(REGION_SIZES):
@@ -116,6 +117,9 @@ class HarmoniousNet(nn.Module):
                     nn.init.normal_(clf.weight, std=0.001)
         self.classify_normalized = classify_normalized
         self.triplet_on_normalized = triplet_on_normalized
+        # Fixed factor on the logits: unit-norm features into a classifier initialised at std 0.001 give
+        # logits near 0 that grow slowly (spec §3.3's "check early convergence"); 1.0 is the paper's model.
+        self.logit_scale = float(logit_scale)
         self.embedding_dim = global_dim + local_dim
 
     def _pool(self, pool: nn.Module | None, x: torch.Tensor) -> torch.Tensor:
@@ -159,7 +163,7 @@ class HarmoniousNet(nn.Module):
         outputs = []
         for name, f, f_n in zip(("global", "local"), features, normed):
             clf = getattr(self, f"classifier_{name}", None)
-            logits = clf(f_n if self.classify_normalized else f) if clf is not None else None
+            logits = clf(f_n if self.classify_normalized else f) * self.logit_scale if clf is not None else None
             outputs.append((logits, f_n if self.triplet_on_normalized else f))
         return outputs
 
