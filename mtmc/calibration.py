@@ -19,7 +19,6 @@ Every camera needs ``image_size`` and at least one of (K, R, t), P or homography
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ import cv2
 import numpy as np
 
 from mtmc.atomic import write_json
-from mtmc.errors import DataError
+from mtmc.errors import DataError, read_json_file
 
 
 class Camera:
@@ -251,12 +250,7 @@ class Camera:
 def load_calibration(path: str | Path) -> dict[str, Camera]:
     """Read ``calibration.json`` into cameras by name (errors name the file and camera)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError("calibration file not found", path=path)
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
+    data = read_json_file(path, "calibration file")
     cameras = data.get("cameras") if isinstance(data, dict) else None
     if not isinstance(cameras, dict) or not cameras:
         raise DataError("expected a 'cameras' mapping of camera name -> calibration", path=path)

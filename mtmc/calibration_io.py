@@ -12,14 +12,13 @@ Every reader raises :class:`DataError` naming the file (and camera) on bad input
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 
 from mtmc.calibration import Camera
-from mtmc.errors import DataError
+from mtmc.errors import DataError, read_json_file
 
 EPFL_IMAGE_SIZE = (360, 288)
 CMC_IMAGE_SIZE = (1920, 1024)
@@ -83,12 +82,7 @@ def read_epfl_homography_json(
 ) -> dict[str, Camera]:
     """Ground-plane homographies of one sequence of ``epfl_ground_plane_homographies.json``."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError("homography file not found", path=path)
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
+    data = read_json_file(path, "homography file")
     entry = data.get(sequence) if isinstance(data, dict) else None
     if not isinstance(entry, dict) or not isinstance(entry.get("cams"), list):
         known = sorted(k for k in data if not k.startswith("_")) if isinstance(data, dict) else []

@@ -8,7 +8,9 @@ was expected.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 
 class MtmcError(Exception):
@@ -34,3 +36,14 @@ class ConfigError(MtmcError):
 
 class DataError(MtmcError):
     """A data file (video, annotation, calibration, dataset) is missing or malformed."""
+
+
+def read_json_file(path: str | Path, what: str) -> Any:
+    """Parse a JSON file; a missing file (``what`` not found) or bad JSON is one :class:`DataError` line."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{what} not found", path=path)
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise DataError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None

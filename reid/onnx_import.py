@@ -88,6 +88,7 @@ def import_onnx_weights(model: nn.Module, path: str | Path, input_size: tuple[in
     pairs = _conv_bn_pairs(_execution_order(model, input_size))
     names = {id(m): name for name, m in model.named_modules()}
     free = {names[id(c)]: (c, b) for c, b in pairs if f"{names[id(c)]}.weight" not in named}
+    unfolded = {names[id(m)] for pair in free.values() for m in pair}  # every one is filled below
     if len(free) != len(folded):
         raise DataError(f"weights do not fit this model: the file has {len(folded)} folded conv+BN layers, "
                         f"the model {len(free)}", path=path)
@@ -110,8 +111,8 @@ def import_onnx_weights(model: nn.Module, path: str | Path, input_size: tuple[in
             bn.weight.fill_(1.0)
             bn.bias.copy_(b)
             setattr(bn, _UNFOLDED, b.clone())
-    missing = [k for k in own if k not in named and not _covered(model, k, pairs) and "classifier" not in k
-               and not k.endswith("num_batches_tracked")]
+    missing = [k for k in own if k not in named and k.rsplit(".", 1)[0] not in unfolded
+               and "classifier" not in k and not k.endswith("num_batches_tracked")]
     if missing:
         raise DataError(f"weights do not fit this model: {len(missing)} tensors not in the file, e.g. {missing[0]}",
                         path=path)
@@ -127,12 +128,6 @@ def _module_path(output_name: str) -> str:
         else:
             parts.append(scope)
     return ".".join(parts)
-
-
-def _covered(model: nn.Module, key: str, pairs) -> bool:
-    prefix = key.rsplit(".", 1)[0]
-    modules = dict(model.named_modules())
-    return any(modules.get(prefix) is m for pair in pairs for m in pair)
 
 
 def calibrate_unfolded_bn(model: nn.Module, batches: Iterable[torch.Tensor]) -> int:

@@ -12,13 +12,12 @@ JSON format (written by ``save_genotype`` and by the architecture search)::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mtmc.atomic import write_json
-from mtmc.errors import ConfigError, DataError
+from mtmc.errors import ConfigError, read_json_file
 
 GENOTYPE_DIR = Path(__file__).resolve().parent
 NUM_LAYERS = 6
@@ -95,12 +94,7 @@ def load_genotype(source: str | Path | dict | Genotype) -> Genotype:
             names = ", ".join(builtin_genotypes())
             raise ConfigError(f"unknown genotype {str(source)!r}; expected a JSON file or one of: {names}")
         path = builtin
-    if not path.is_file():
-        raise DataError("genotype file not found", path=path)
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise DataError(f"invalid JSON: {err.msg}", path=path, line=err.lineno) from None
+    data = read_json_file(path, "genotype file")
     return genotype_from_dict(data, where=str(path))
 
 
