@@ -4,7 +4,7 @@
         --reid osnet_x0_25=runs/reid/osnet_x0_25/model.pth --reid cdnet=runs/reid/cdnet/model.pth
 
 For every seed a LAB-style scene is synthesized (cached in --workdir), then tracked with the
-config ``configs/lab.yaml`` (simulated detector with realistic noise, ByteTrack per camera, global
+config ``configs/lab.yaml`` (simulated detector with realistic noise, BoT-SORT per camera, global
 association) under each setting:
 
 * ``no ReID``  — ground-plane fusion and motion continuations only;
@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # association_sweep's embedding cache
 
 
 def scene_for(seed: int, args) -> Path:
@@ -37,13 +38,19 @@ def scene_for(seed: int, args) -> Path:
     return out
 
 
+OFFLINE = ["association.params.offline_refine=true"]
+
+
 def settings(args) -> list[tuple[str, list[str], list[str]]]:
-    """(label, extra config files, overrides) per row."""
+    """(label, extra config files, overrides) per row; ``--offline`` adds an offline-refined row per model."""
     rows = [("no ReID", [], ["reid.model=none"])]
     for spec in args.reid:
         name, _, weights = spec.partition("=")
         model = "onnx" if weights.endswith(".onnx") and name == "onnx" else name
-        rows.append((f"ReID {name}", args.reid_config, [f"reid.model={model}", f"reid.weights={weights}"]))
+        over = [f"reid.model={model}", f"reid.weights={weights}"]
+        rows.append((f"ReID {name}", args.reid_config, over))
+        if args.offline:
+            rows.append((f"ReID {name} offline", args.reid_config, over + OFFLINE))
     rows.append(("oracle ReID", [], ["reid.model=oracle"]))
     return rows
 
@@ -61,12 +68,20 @@ def main(argv=None) -> int:
     p.add_argument("--reid-config", action="append", default=[], metavar="YAML",
                    help="config layered on top for the --reid rows (thresholds tuned for that model)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
+    p.add_argument("--offline", action="store_true",
+                   help="also score each ReID model with the offline refinement (same embeddings, reused)")
     p.add_argument("--out", default="work/headline/results.json")
     args = p.parse_args(argv)
 
+    from association_sweep import CachedEmbedder
+
+    from mtmc.atomic import write_json
     from mtmc.config import load_config
     from mtmc.run import run_tracking
+    from reid.embedder import build_embedder
 
+    # Resumable: rows already in --out (same seed, detector and setting) are kept, not run again.
+    done = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else []
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         scene = scene_for(seed, args)
@@ -76,11 +91,20 @@ def main(argv=None) -> int:
             det = ["detector.name=yolox-onnx", f"detector.params.weights={path}"]
             runs += [(label, files, over + det, "yolox") for label, files, over in settings(args)
                      if label in ("no ReID",)]
+        embedders: dict[tuple, CachedEmbedder] = {}  # the online and offline rows of a model share crops
         for label, files, overrides, detector in runs:
+            previous = [r for r in done if (r["seed"], r["setting"], r["detector"]) == (seed, label, detector)]
+            if previous:
+                results.append(previous[0])
+                continue
             cfg = load_config([args.config, *files], overrides + ["output.map=false"] + args.set)
             out = Path(args.workdir) / "runs" / f"s{seed}_{detector}_{label.replace(' ', '_')}"
+            embedder = None
+            if cfg.reid.model not in ("none", "oracle"):
+                key = (cfg.reid.model, cfg.reid.weights, detector)
+                embedder = embedders.setdefault(key, CachedEmbedder(build_embedder(cfg.reid)))
             start = time.perf_counter()
-            summary = run_tracking(scene, cfg, out, evaluate=True, progress=False)
+            summary = run_tracking(scene, cfg, out, evaluate=True, progress=False, embedder=embedder)
             m = summary["metrics"]["MULTICAM"]
             secs = summary["seconds"]
             row = {
@@ -91,10 +115,13 @@ def main(argv=None) -> int:
                 "reid_share": round(secs.get("reid", 0.0) / max(sum(secs.values()), 1e-9), 3),
                 "seconds": round(time.perf_counter() - start, 1),
             }
+            if embedder is not None:
+                if embedder.misses == 0:
+                    row["reid_share"] = None  # every crop came from the cache: no ReID timing to report
+                embedder.misses = 0
             results.append(row)
             print(json.dumps(row), flush=True)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(results, indent=2))
+            write_json(Path(args.out), done + [r for r in results if r not in done])
 
     print("\n| seed | detector | setting | MULTICAM MOTA | MULTICAM IDF1 | IDsw | ids (gt) | crops embedded |")
     print("|---|---|---|---|---|---|---|---|")

@@ -62,7 +62,15 @@ def build_loss(cfg: LossSection) -> BranchLoss:
 
 def build_optimizer(recipe: TrainRecipe, model: nn.Module) -> torch.optim.Optimizer:
     o = recipe.optim
-    params = [p for p in model.parameters() if p.requires_grad]
+    if o.head_lr_factor <= 0:
+        raise ConfigError(f"optim.head_lr_factor: expected > 0, got {o.head_lr_factor}")
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    heads = [p for n, p in named if "classifier" in n]  # the zoo's naming rule (see reid.checkpoint)
+    params: list[dict] = [{"params": [p for n, p in named if "classifier" not in n], "lr": o.lr, "lr_factor": 1.0}]
+    if heads and o.head_lr_factor != 1.0:  # one group otherwise: checkpoints keep their optimiser layout
+        params.append({"params": heads, "lr": o.lr * o.head_lr_factor, "lr_factor": o.head_lr_factor})
+    else:
+        params[0]["params"] += heads
     if o.name == "sgd":
         return torch.optim.SGD(params, lr=o.lr, momentum=o.momentum, weight_decay=o.weight_decay, nesterov=o.nesterov)
     if o.name == "adam":
@@ -199,7 +207,7 @@ class Trainer:
         self.start_epoch = int(state["epoch"])
         # The optimiser stored the lr its old recipe chose for this epoch. The recipe given now decides (the
         # same value when it is unchanged; a continuation with another schedule, e.g. a SWAG stage, differs).
-        self.scheduler.base_lrs = [self.recipe.optim.lr for _ in self.optimizer.param_groups]
+        self.scheduler.base_lrs = [self.recipe.optim.lr * g.get("lr_factor", 1.0) for g in self.optimizer.param_groups]
         for group, base, factor in zip(self.optimizer.param_groups, self.scheduler.base_lrs,
                                        self.scheduler.lr_lambdas):
             group["lr"] = base * factor(self.start_epoch)  # LambdaLR's own formula: bit-identical resumes

@@ -43,6 +43,9 @@ class OptimSection:
     nesterov: bool = False
     weight_decay: float = 5e-4
     betas: tuple[float, float] = (0.9, 0.999)
+    # lr multiplier for the classifier heads (FastReID's HEADS_LR_FACTOR): a bias-free classifier on unit-norm
+    # features grows its logits by ~lr per step under Adam, too slowly for the ID loss to start (spec §3.3).
+    head_lr_factor: float = 1.0
 
 
 @dataclass

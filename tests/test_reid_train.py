@@ -185,3 +185,18 @@ def test_resume_with_another_schedule_uses_it_from_the_next_epoch(market, tmp_pa
                                       "swag.lr_max": 0.002})
     history = Trainer(more, tmp_path / "run", log=lambda s: None).fit(resume=True)
     assert history[-1]["epoch"] == 2 and history[-1]["lr"] == pytest.approx(0.002)
+
+
+def test_head_lr_factor_scales_only_the_classifiers_also_after_resume(market, tmp_path):
+    run = Trainer(recipe(market, epochs=1, **{"optim.head_lr_factor": 10}), tmp_path / "run", log=lambda s: None)
+    backbone, heads = run.optimizer.param_groups
+    names = {id(p): n for n, p in run.model.named_parameters()}
+    assert all("classifier" in names[id(p)] for p in heads["params"]) and len(heads["params"]) == 2
+    assert heads["lr"] == pytest.approx(10 * backbone["lr"])
+    run.fit()
+    resumed = Trainer(recipe(market, epochs=2, **{"optim.head_lr_factor": 10}), tmp_path / "run", log=lambda s: None)
+    resumed.load_state(load_checkpoint(tmp_path / "run" / "checkpoint.pth"))
+    backbone, heads = resumed.optimizer.param_groups
+    assert backbone["lr"] == pytest.approx(0.005) and heads["lr"] == pytest.approx(0.05)  # step at epoch 1
+    with pytest.raises(ConfigError, match="head_lr_factor"):
+        Trainer(recipe(market, **{"optim.head_lr_factor": 0}), tmp_path / "bad", log=lambda s: None)

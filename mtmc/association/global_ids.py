@@ -19,8 +19,8 @@ Per time step, online:
    unresolved tracklets and for a periodic gallery refresh, and only when the crop
    is clean (tall enough, inside the image, not overlapped by another person).
 
-With ``offline_refine`` the identities are clustered again at the end of the
-sequence: identities that never co-exist and look alike are merged.
+With ``offline_refine`` the re-entry decisions are taken again at the end of the
+sequence, comparing whole visits (:mod:`mtmc.association.refine`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mtmc.association import ASSOCIATORS
-from mtmc.association.identities import IdentityStore, Tracklet, gallery_similarity
+from mtmc.association.identities import IdentityStore, SceneCentering, Tracklet
+from mtmc.association.refine import recluster
 from mtmc.boxes import xyxy
 from trackers.matching import iou_matrix
 
@@ -58,8 +59,9 @@ class GlobalParams:
     split_similarity: float = 0.3  # a crop less similar than this to its identity's gallery is a strike...
     split_strikes: int = 2  # ...and this many in a row detach the tracklet (a tracker id switch)
     swap_overlap_seconds: float = 0.3  # two identities seen at once in one camera for longer cannot merge
-    offline_refine: bool = False
-    refine_threshold: float = 0.6
+    center_embeddings: bool = False  # compare embeddings minus the scene's mean one (ReLU embeddings)
+    offline_refine: bool = False  # end of sequence: re-entry decisions again, on whole visits
+    refine_threshold: float = 0.6  # visit similarity to be the same person
 
 
 @ASSOCIATORS.register("global", params=GlobalParams)
@@ -75,6 +77,7 @@ class GlobalAssociator:
         self.store = IdentityStore(params.gallery_size, overlap_frames=int(round(params.swap_overlap_seconds * fps)))
         self.tracklets: dict[tuple[int, int], Tracklet] = {}
         self.open_windows: set[tuple[int, int]] = set()  # tracklets still deciding whom they stand with
+        self.centering = SceneCentering(params.center_embeddings)
         self.frame = 0
 
     def _frames(self, seconds: float) -> int:
@@ -129,6 +132,7 @@ class GlobalAssociator:
                 emb = None
                 if embs is not None and np.all(np.isfinite(embs[i])):
                     emb = np.asarray(embs[i], dtype=np.float32)
+                    self.centering.observe(emb)
                     tr.last_embedding_frame = frame
                 seen.append((tr, emb))
 
@@ -217,7 +221,7 @@ class GlobalAssociator:
                 cost = dist / n
                 gallery = self.store.get(root).gallery
                 if query is not None and gallery:
-                    sim = gallery_similarity(query, np.asarray(gallery))
+                    sim = self.centering.similarity(query, gallery)
                     if sim < self.p.fusion_min_similarity:
                         continue  # stands there, but looks like somebody else
                     cost += self.p.appearance_weight * (1.0 - sim)
@@ -238,7 +242,7 @@ class GlobalAssociator:
             ident = self.store.get(root)
             if ident.last_frame < tr.window_start or not ident.gallery or not self.store.can_merge(root, own):
                 continue
-            sim = gallery_similarity(query, np.asarray(ident.gallery))
+            sim = self.centering.similarity(query, ident.gallery)
             if sim > best_sim:
                 best, best_sim = root, sim
         return best
@@ -280,7 +284,7 @@ class GlobalAssociator:
             gallery = self.store.get(tr.identity).gallery
             if len(gallery) < self.p.reid_min_embeddings:
                 continue
-            if gallery_similarity(emb[None], np.asarray(gallery)) >= self.p.split_similarity:
+            if self.centering.similarity(emb[None], gallery) >= self.p.split_similarity:
                 tr.strikes, tr.last_good_frame = 0, self.frame
                 continue
             tr.strikes += 1
@@ -295,11 +299,13 @@ class GlobalAssociator:
         for tr, emb in seen:
             ident = self.store.get(tr.identity)
             ident.last_frame = self.frame
+            self.store.identities[tr.identity].own_last_frame = self.frame
             ident.add_interval(tr.camera, tr.segments[-1][0], self.frame)
             if ident.id in positions:
                 ident.position = positions[ident.id]
             if emb is not None and tr.strikes == 0:  # a doubtful crop does not pollute the gallery
                 ident.gallery.append(emb)
+                self.store.identities[tr.identity].samples.add(emb)
 
     def _decide_entries(self, seen) -> None:
         """Resolve provisional identities: a continuation, a returning person (ReID), or a new person.
@@ -322,7 +328,7 @@ class GlobalAssociator:
                 continue  # no clean crop yet: wait a little longer
             use_reid = self.has_reid and len(ident.gallery) > 0
             query = np.asarray(ident.gallery) if use_reid else None
-            best, best_score = None, -np.inf
+            best, best_score, kind = None, -np.inf, "reentry"
             for cand in roots:
                 if cand is ident or not cand.resolved or not self.store.can_merge(cand.id, ident.id):
                     continue
@@ -331,15 +337,15 @@ class GlobalAssociator:
                     # alike and stand together (a cross-camera fusion the ground plane alone missed).
                     if not (use_reid and cand.gallery and self._colocated(cand, ident)):
                         continue
-                    score = gallery_similarity(query, np.asarray(cand.gallery))
+                    score = self.centering.similarity(query, cand.gallery)
                     if score >= self.p.reid_threshold and score > best_score:
-                        best, best_score = cand, score
+                        best, best_score, kind = cand, score, "fusion"
                     continue
                 nearby = self._plausible_continuation(cand, ident)
                 if use_reid:
                     if not cand.gallery:
                         continue
-                    score = gallery_similarity(query, np.asarray(cand.gallery))
+                    score = self.centering.similarity(query, cand.gallery)
                     threshold = self.p.reid_threshold - (self.p.continuation_bonus if nearby else 0.0)
                     if score < threshold:
                         continue
@@ -349,9 +355,9 @@ class GlobalAssociator:
                         continue
                     score = -float(np.linalg.norm(ident.entry_position - cand.position))
                 if score > best_score:
-                    best, best_score = cand, score
+                    best, best_score, kind = cand, score, "continuation" if nearby else "reentry"
             if best is not None:
-                self.store.merge(best.id, ident.id).resolved = True
+                self.store.merge(best.id, ident.id, kind).resolved = True
             else:
                 ident.resolved = True
 
@@ -381,25 +387,10 @@ class GlobalAssociator:
     # -- end of sequence ---------------------------------------------------------------------------
 
     def finalize(self) -> None:
-        """Offline refinement: merge identities that never co-exist and look alike."""
-        if not self.p.offline_refine:
-            return None
-        while True:
-            roots = [r for r in self.store.roots() if r.gallery]
-            best = None
-            for a_i, a in enumerate(roots):
-                for b in roots[a_i + 1 :]:
-                    if not (a.last_frame < b.first_frame or b.last_frame < a.first_frame):
-                        continue  # present at the same time: two people
-                    if not self.store.can_merge(a.id, b.id):
-                        continue
-                    ga, gb = np.asarray(a.gallery), np.asarray(b.gallery)
-                    sim = 0.5 * (gallery_similarity(ga, gb) + gallery_similarity(gb, ga))
-                    if sim > self.p.refine_threshold and (best is None or sim > best[0]):
-                        best = (sim, a.id, b.id)
-            if best is None:
-                return None
-            self.store.merge(best[1], best[2])
+        """Offline refinement: take the re-entry decisions again with whole visits (see ``refine``)."""
+        if self.p.offline_refine and self.has_reid:
+            self.store.set_partition(recluster(self.store, self.tracklets.values(), self.p.refine_threshold,
+                                               self.store.overlap_frames, transform=self.centering.apply))
 
     def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
         """Final global ids for a camera's boxes that carry tracker (local) ids."""

@@ -1,0 +1,130 @@
+"""Offline refinement: the re-entry decisions taken again with whole visits instead of first crops.
+
+Online, a person entering is compared with the galleries after a second or so (a few small door
+crops) and the decision is final.  At the end of the sequence every *visit* is complete, so:
+
+1. **Visits**: the identities the online stage opened, joined again by its merges that did not rest on
+   appearance alone — cross-camera fusion (same place, same time) and continuations of a track broken
+   nearby a moment ago.  Its re-entry merges (appearance only) are dropped and decided anew.
+2. **Clustering**: average-linkage agglomeration of the visits on their crop similarity (the mean best
+   match of one visit's crops among the other's, symmetrised), most similar pair first, never joining
+   two visits that were in the scene at the same time, stopping below ``threshold``.
+
+Visits without any clean crop keep the online decision about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy as np
+
+from mtmc.association.identities import IdentityStore, Tracklet
+
+MAX_SAMPLES = 64  # crops per visit in the comparison (evenly spread): enough, and the cost stays small
+
+
+class _UnionFind:
+    def __init__(self, items: Iterable[int]):
+        self.parent = {i: i for i in items}
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)  # the older id survives
+
+
+def identity_spans(tracklets: Iterable[Tracklet]) -> dict[int, list[tuple[int, int]]]:
+    """Frames each identity (not its merged root) was seen in, from the tracklets' segments."""
+    spans: dict[int, list[tuple[int, int]]] = {}
+    for tr in tracklets:
+        for i, (start, ident) in enumerate(tr.segments):
+            end = tr.segments[i + 1][0] - 1 if i + 1 < len(tr.segments) else tr.last_frame
+            if end >= start:
+                spans.setdefault(ident, []).append((start, end))
+    return spans
+
+
+def _co_present(a: list[tuple[int, int]], b: list[tuple[int, int]], tolerance: int) -> bool:
+    return any(min(e0, e1) - max(s0, s1) + 1 > tolerance for s0, e0 in a for s1, e1 in b)
+
+
+def _visit_similarity(samples: list[np.ndarray]) -> np.ndarray:
+    """Symmetric (V, V) similarity: mean over one visit's crops of their best cosine in the other."""
+    sizes = np.array([len(s) for s in samples])
+    stacked = np.concatenate(samples)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    directed = np.empty((len(samples), len(samples)))
+    for v, query in enumerate(samples):
+        best = np.maximum.reduceat(query @ stacked.T, offsets, axis=1)  # (len(query), V)
+        directed[v] = best.mean(axis=0)
+    return 0.5 * (directed + directed.T)
+
+
+def recluster(store: IdentityStore, tracklets: Iterable[Tracklet], threshold: float, overlap_frames: int = 0,
+              transform: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[int, int]:
+    """Final partition of ``store``'s identities: identity id -> id of its person (see module doc).
+
+    ``transform`` maps a visit's (n, d) crops before they are compared (the association's centring).
+    """
+    tracklets = list(tracklets)
+    spans = identity_spans(tracklets)
+    visits = _UnionFind(store.identities)
+    for keep, absorb, kind in store.links:
+        if kind != "reentry":
+            visits.union(keep, absorb)
+    members: dict[int, list[int]] = {}
+    for ident_id in store.identities:
+        members.setdefault(visits.find(ident_id), []).append(ident_id)
+
+    def samples_of(visit: int) -> list[np.ndarray]:
+        return [e for m in members[visit] for e in store.identities[m].samples.items]
+
+    # A visit nobody could embed cannot be compared: it keeps its online re-entry decisions.
+    for keep, absorb, kind in store.links:
+        if kind == "reentry" and not (samples_of(visits.find(keep)) and samples_of(visits.find(absorb))):
+            visits.union(keep, absorb)
+    members = {}
+    for ident_id in store.identities:
+        members.setdefault(visits.find(ident_id), []).append(ident_id)
+
+    ids = sorted(v for v in members if samples_of(v))
+    person = _UnionFind(store.identities)
+    for visit, group in members.items():
+        for m in group:
+            person.union(visit, m)
+    if len(ids) > 1:
+        crops = []
+        for v in ids:
+            emb = np.asarray(samples_of(v), dtype=np.float32)
+            step = max(1, int(np.ceil(len(emb) / MAX_SAMPLES)))
+            crops.append(transform(emb[::step]) if transform is not None else emb[::step])
+        sim = _visit_similarity(crops)
+        seen = [[s for m in members[v] for s in spans.get(m, ())] for v in ids]
+        n = len(ids)
+        apart = np.array([[i != j and _co_present(seen[i], seen[j], overlap_frames) for j in range(n)]
+                          for i in range(n)])
+        weight = np.array([len(c) for c in crops], dtype=np.float64)
+        alive = np.ones(n, dtype=bool)
+        np.fill_diagonal(sim, -np.inf)
+        while True:
+            masked = np.where(apart | ~alive[None, :] | ~alive[:, None], -np.inf, sim)
+            i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
+            if masked[i, j] < threshold:
+                break
+            # average linkage: the joined cluster's similarity is the crop-weighted mean of its parts'
+            row = (weight[i] * sim[i] + weight[j] * sim[j]) / (weight[i] + weight[j])
+            sim[i, :], sim[:, i] = row, row
+            sim[i, i] = -np.inf
+            apart[i, :] |= apart[j, :]
+            apart[:, i] = apart[i, :]
+            weight[i] += weight[j]
+            alive[j] = False
+            person.union(ids[i], ids[j])
+    return {ident_id: person.find(ident_id) for ident_id in store.identities}
