@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from mtmc.association import ASSOCIATORS
-from mtmc.association.identities import IdentityStore, SampleReservoir, SceneCentering, Tracklet
-from mtmc.association.refine import identity_spans, recluster
-from tests.test_association import boxes, scene, step, unit
+sys.path.insert(0, str(Path(__file__).parent))
+from test_association import boxes, scene, step, unit  # noqa: E402
+
+from mtmc.association import ASSOCIATORS  # noqa: E402
+from mtmc.association.identities import IdentityStore, SampleReservoir, SceneCentering, Tracklet  # noqa: E402
+from mtmc.association.refine import identity_spans, recluster  # noqa: E402
 
 A, B = unit([1, 0.1, 0, 0]), unit([0, 1, 0.1, 0])
 
