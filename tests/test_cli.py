@@ -167,6 +167,6 @@ def test_demo_compares_a_real_reid_model_with_its_config_layer(tmp_path, capsys)
             "--reid-weights", str(weights), "--reid-config", str(root / "configs" / "lab_reid_osnet.yaml")]
     assert main(args) == 0
     resolved = (tmp_path / "demo" / "runs" / "reid" / "config.yaml").read_text()
-    assert "osnet_x0_25" in resolved and "reid_threshold: 0.75" in resolved
+    assert "osnet_x0_25" in resolved and "center_embeddings: true" in resolved  # the layer's association setting
     summary = json.loads((tmp_path / "demo" / "runs" / "reid" / "summary.json").read_text())
     assert summary["embedded_crops"] > 0
