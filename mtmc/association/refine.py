@@ -73,32 +73,27 @@ def recluster(store: IdentityStore, tracklets: Iterable[Tracklet], threshold: fl
 
     ``transform`` maps a visit's (n, d) crops before they are compared (the association's centring).
     """
-    tracklets = list(tracklets)
     spans = identity_spans(tracklets)
-    visits = _UnionFind(store.identities)
+    person = _UnionFind(store.identities)  # visits first, then the clustering joins them further
     for keep, absorb, kind in store.links:
         if kind != "reentry":
-            visits.union(keep, absorb)
+            person.union(keep, absorb)
+    embedded = {person.find(i) for i, ident in store.identities.items() if ident.samples.items}
+    # A visit nobody could embed cannot be compared: it keeps its online re-entry decisions.
+    for keep, absorb, kind in store.links:
+        a, b = person.find(keep), person.find(absorb)
+        if kind == "reentry" and not (a in embedded and b in embedded):
+            person.union(a, b)
+            if a in embedded or b in embedded:
+                embedded.add(person.find(a))
     members: dict[int, list[int]] = {}
     for ident_id in store.identities:
-        members.setdefault(visits.find(ident_id), []).append(ident_id)
+        members.setdefault(person.find(ident_id), []).append(ident_id)
 
     def samples_of(visit: int) -> list[np.ndarray]:
         return [e for m in members[visit] for e in store.identities[m].samples.items]
 
-    # A visit nobody could embed cannot be compared: it keeps its online re-entry decisions.
-    for keep, absorb, kind in store.links:
-        if kind == "reentry" and not (samples_of(visits.find(keep)) and samples_of(visits.find(absorb))):
-            visits.union(keep, absorb)
-    members = {}
-    for ident_id in store.identities:
-        members.setdefault(visits.find(ident_id), []).append(ident_id)
-
-    ids = sorted(v for v in members if samples_of(v))
-    person = _UnionFind(store.identities)
-    for visit, group in members.items():
-        for m in group:
-            person.union(visit, m)
+    ids = sorted(v for v in members if v in embedded)
     if len(ids) > 1:
         crops = []
         for v in ids:
