@@ -53,13 +53,14 @@ class CachedEmbedder:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scene")
-    p.add_argument("--config", default=str(ROOT / "configs" / "lab.yaml"))
+    p.add_argument("--config", action="append", help="config layers, in order (default: configs/lab.yaml)")
     p.add_argument("--reid", required=True, metavar="NAME=WEIGHTS", help="the model whose thresholds to tune")
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed overrides")
     p.add_argument("--out", default="work/sweep/results.json")
     p.add_argument("--cache", help="pickle file of cached embeddings, read if present and written after")
     args = p.parse_args(argv)
+    configs = args.config or [str(ROOT / "configs" / "lab.yaml")]
 
     from mtmc.config import load_config
     from mtmc.run import run_tracking
@@ -67,14 +68,14 @@ def main(argv=None) -> int:
 
     name, _, weights = args.reid.partition("=")
     base = [f"reid.model={name}", f"reid.weights={weights}", "output.map=false"] + args.set
-    embedder = CachedEmbedder(build_embedder(load_config([args.config], base).reid))
+    embedder = CachedEmbedder(build_embedder(load_config(configs, base).reid))
     if args.cache and Path(args.cache).is_file():  # only ever our own file: pickle is fine here
         embedder.cache = pickle.loads(Path(args.cache).read_bytes())
     axes = [(item.partition("=")[0], item.partition("=")[2].split(",")) for item in args.grid]
     results = []
     for values in itertools.product(*[v for _, v in axes]):
         overrides = [f"{k}={v}" for (k, _), v in zip(axes, values)]
-        cfg = load_config([args.config], base + overrides)
+        cfg = load_config(configs, base + overrides)
         start = time.perf_counter()
         summary = run_tracking(Path(args.scene), cfg, Path(args.out).parent / "run", evaluate=True,
                                progress=False, embedder=embedder)

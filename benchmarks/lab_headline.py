@@ -12,6 +12,9 @@ association) under each setting:
   (`mtmc synth --reid-crops` draws its people from a population no scene uses, whatever the seed);
 * ``oracle``   — the embedding of a box is its ground-truth identity: the upper bound of ReID.
 
+``--offline`` adds each model's offline-refined row, ``--variant`` more rows per model with other
+settings (e.g. bytetrack, where only the association asks for crops), ``--embedding-cache`` keeps the
+embeddings so a rerun with other association settings costs minutes.
 ``--detector yolox=PATH.onnx`` adds the real-detector path.  Scores are MULTICAM (one accumulator over all
 cameras with global ids).  Results go to ``--out`` (JSON) and a markdown table on stdout.
 """
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
 import time
 from pathlib import Path
@@ -44,15 +48,28 @@ OFFLINE = ["association.params.offline_refine=true"]
 def settings(args) -> list[tuple[str, list[str], list[str]]]:
     """(label, extra config files, overrides) per row; ``--offline`` adds an offline-refined row per model."""
     rows = [("no ReID", [], ["reid.model=none"])]
+    variants = [("", [])] + [(label, extra.split(",")) for label, _, extra in
+                             (v.partition(":") for v in args.variant)]
     for spec in args.reid:
         name, _, weights = spec.partition("=")
         model = "onnx" if weights.endswith(".onnx") and name == "onnx" else name
-        over = [f"reid.model={model}", f"reid.weights={weights}"]
-        rows.append((f"ReID {name}", args.reid_config, over))
-        if args.offline:
-            rows.append((f"ReID {name} offline", args.reid_config, over + OFFLINE))
+        for variant, extra in variants:
+            over = [f"reid.model={model}", f"reid.weights={weights}"] + extra
+            label = f"ReID {name}" + (f" [{variant}]" if variant else "")
+            rows.append((label, args.reid_config, over))
+            if args.offline:
+                rows.append((f"{label} offline", args.reid_config, over + OFFLINE))
     rows.append(("oracle ReID", [], ["reid.model=oracle"]))
     return rows
+
+
+def _cache_file(args, scene: Path, key: tuple) -> Path | None:
+    """Where the embeddings of ``scene`` under (model, weights, detector) ``key`` are kept, if anywhere."""
+    if not args.embedding_cache:
+        return None
+    model, weights, detector = key
+    tag = f"{scene.name}_{detector}_{model}_{Path(str(weights)).parent.name}_{Path(str(weights)).stem}"
+    return Path(args.embedding_cache) / f"{tag}.pkl"
 
 
 def main(argv=None) -> int:
@@ -68,14 +85,20 @@ def main(argv=None) -> int:
     p.add_argument("--reid-config", action="append", default=[], metavar="YAML",
                    help="config layered on top for the --reid rows (thresholds tuned for that model)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="extra config overrides")
+    p.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE]",
+                   help="more rows per ReID model with these overrides, e.g. 'bytetrack:tracker.name=bytetrack' "
+                        "(ReID scheduled by the association instead of every detection embedded)")
     p.add_argument("--offline", action="store_true",
                    help="also score each ReID model with the offline refinement (same embeddings, reused)")
     p.add_argument("--out", default="work/headline/results.json")
+    p.add_argument("--embedding-cache", metavar="DIR",
+                   help="keep every box's embedding per scene and model here, so a rerun (other association "
+                        "settings) skips the ReID forward passes")
     args = p.parse_args(argv)
 
     from association_sweep import CachedEmbedder
 
-    from mtmc.atomic import write_json
+    from mtmc.atomic import atomic_path, write_json
     from mtmc.config import load_config
     from mtmc.run import run_tracking
     from reid.embedder import build_embedder
@@ -99,10 +122,18 @@ def main(argv=None) -> int:
                 continue
             cfg = load_config([args.config, *files], overrides + ["output.map=false"] + args.set)
             out = Path(args.workdir) / "runs" / f"s{seed}_{detector}_{label.replace(' ', '_')}"
-            embedder = None
+            embedder, cache_file = None, None
             if cfg.reid.model not in ("none", "oracle"):
-                key = (cfg.reid.model, cfg.reid.weights, detector)
-                embedder = embedders.setdefault(key, CachedEmbedder(build_embedder(cfg.reid)))
+                # a variant embeds its own crops, so its ReID time is measured, not read from a cache
+                variant = label.partition("[")[2].partition("]")[0]
+                key = (cfg.reid.model, cfg.reid.weights, detector + (f"-{variant}" if variant else ""))
+                if key not in embedders:
+                    embedders[key] = CachedEmbedder(build_embedder(cfg.reid))
+                    cache_file = _cache_file(args, scene, key)
+                    if cache_file is not None and cache_file.is_file():  # only ever our own file
+                        embedders[key].cache = pickle.loads(cache_file.read_bytes())
+                embedder = embedders[key]
+                cache_file = _cache_file(args, scene, key)
             start = time.perf_counter()
             summary = run_tracking(scene, cfg, out, evaluate=True, progress=False, embedder=embedder)
             m = summary["metrics"]["MULTICAM"]
@@ -116,6 +147,9 @@ def main(argv=None) -> int:
                 "seconds": round(time.perf_counter() - start, 1),
             }
             if embedder is not None:
+                if cache_file is not None and embedder.misses:
+                    with atomic_path(cache_file) as tmp:
+                        tmp.write_bytes(pickle.dumps(embedder.cache))
                 if embedder.misses == 0:
                     row["reid_share"] = None  # every crop came from the cache: no ReID timing to report
                 embedder.misses = 0

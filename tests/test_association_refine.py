@@ -57,7 +57,7 @@ def test_offline_refinement_never_joins_people_present_at_once():
     assert ids[0] != ids[1]
 
 
-def _store_with_visits(embeddings: list[np.ndarray], spans: list[tuple[int, int]]):
+def _store_with_visits(embeddings: list[np.ndarray], spans: list[tuple[int, int]], cameras: list[int] | None = None):
     store = IdentityStore(gallery_size=10)
     tracklets = []
     for lid, (emb, (start, end)) in enumerate(zip(embeddings, spans)):
@@ -65,7 +65,7 @@ def _store_with_visits(embeddings: list[np.ndarray], spans: list[tuple[int, int]
         ident.own_last_frame = end
         for _ in range(5):
             ident.samples.add(emb)
-        tr = Tracklet(0, lid, start, end)
+        tr = Tracklet(cameras[lid] if cameras else 0, lid, start, end)
         tr.segments.append((start, ident.id))
         tracklets.append(tr)
     return store, tracklets
@@ -82,10 +82,24 @@ def test_recluster_keeps_fusion_links_and_redecides_reentries():
     assert partition[3] == partition[2] and partition[1] != partition[2]
 
 
+def test_recluster_tolerates_impure_visit_ends_but_never_joins_twins():
+    # The second visit's first 10 frames overlap the first's in the same camera (a switch caught late).
+    store, tracklets = _store_with_visits([A, A], [(0, 99), (90, 189)])
+    assert recluster(store, tracklets, threshold=0.9)[2] == 2  # strict: one camera saw both at once
+    assert recluster(store, tracklets, threshold=0.9, max_overlap=0.2)[2] == 1
+    store, tracklets = _store_with_visits([A, A], [(0, 99), (20, 119)])  # twins walking in together
+    assert recluster(store, tracklets, threshold=0.9, max_overlap=0.2)[2] == 2
+
+
+def test_recluster_joins_a_cross_camera_fusion_missed_online():
+    store, tracklets = _store_with_visits([A, A, B], [(0, 99), (0, 99), (0, 99)], cameras=[0, 1, 2])
+    assert recluster(store, tracklets, threshold=0.9) == {1: 1, 2: 1, 3: 3}
+
+
 def test_identity_spans_follow_tracklet_segments():
     tr = Tracklet(0, 1, 0, 30)
     tr.segments += [(0, 1), (11, 2), (25, 1)]
-    assert identity_spans([tr]) == {1: [(0, 10), (25, 30)], 2: [(11, 24)]}
+    assert identity_spans([tr]) == {1: [(0, 0, 10), (0, 25, 30)], 2: [(0, 11, 24)]}
 
 
 def test_sample_reservoir_stays_bounded_and_spread_over_the_visit():

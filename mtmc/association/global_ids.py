@@ -62,6 +62,7 @@ class GlobalParams:
     center_embeddings: bool = False  # compare embeddings minus the scene's mean one (ReLU embeddings)
     offline_refine: bool = False  # end of sequence: re-entry decisions again, on whole visits
     refine_threshold: float = 0.6  # visit similarity to be the same person
+    refine_max_overlap: float = 0.35  # share of a visit's frames that may overlap another's in one camera
 
 
 @ASSOCIATORS.register("global", params=GlobalParams)
@@ -390,7 +391,8 @@ class GlobalAssociator:
         """Offline refinement: take the re-entry decisions again with whole visits (see ``refine``)."""
         if self.p.offline_refine and self.has_reid:
             self.store.set_partition(recluster(self.store, self.tracklets.values(), self.p.refine_threshold,
-                                               self.store.overlap_frames, transform=self.centering.apply))
+                                               self.store.overlap_frames, transform=self.centering.apply,
+                                               max_overlap=self.p.refine_max_overlap))
 
     def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
         """Final global ids for a camera's boxes that carry tracker (local) ids."""

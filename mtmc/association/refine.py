@@ -8,7 +8,9 @@ crops) and the decision is final.  At the end of the sequence every *visit* is c
    nearby a moment ago.  Its re-entry merges (appearance only) are dropped and decided anew.
 2. **Clustering**: average-linkage agglomeration of the visits on their crop similarity (the mean best
    match of one visit's crops among the other's, symmetrised), most similar pair first, never joining
-   two visits that were in the scene at the same time, stopping below ``threshold``.
+   two visits that one camera saw at the same time, stopping below ``threshold``.  Visits seen at the
+   same time by *different* cameras may join: that is a cross-camera fusion the online stage missed.
+   A small overlap in one camera is tolerated (``max_overlap``): visits' ends are often impure.
 
 Visits without any clean crop keep the online decision about them.
 """
@@ -40,19 +42,56 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)  # the older id survives
 
 
-def identity_spans(tracklets: Iterable[Tracklet]) -> dict[int, list[tuple[int, int]]]:
-    """Frames each identity (not its merged root) was seen in, from the tracklets' segments."""
-    spans: dict[int, list[tuple[int, int]]] = {}
+def identity_spans(tracklets: Iterable[Tracklet]) -> dict[int, list[tuple[int, int, int]]]:
+    """(camera, first, last frame) spans each identity (not its merged root) was seen in, from the
+    tracklets' segments."""
+    spans: dict[int, list[tuple[int, int, int]]] = {}
     for tr in tracklets:
         for i, (start, ident) in enumerate(tr.segments):
             end = tr.segments[i + 1][0] - 1 if i + 1 < len(tr.segments) else tr.last_frame
             if end >= start:
-                spans.setdefault(ident, []).append((start, end))
+                spans.setdefault(ident, []).append((tr.camera, start, end))
     return spans
 
 
-def _co_present(a: list[tuple[int, int]], b: list[tuple[int, int]], tolerance: int) -> bool:
-    return any(min(e0, e1) - max(s0, s1) + 1 > tolerance for s0, e0 in a for s1, e1 in b)
+def _shared_frames(a: list[tuple[int, int, int]], b: list[tuple[int, int, int]]) -> int:
+    """Frames in which one camera saw both (two cameras at once is a fusion the online stage missed)."""
+    return sum(max(0, min(e0, e1) - max(s0, s1) + 1) for c0, s0, e0 in a for c1, s1, e1 in b if c0 == c1)
+
+
+def _average_linkage(sim: np.ndarray, seen: list, weights: list[int], threshold: float, tolerance: int,
+                     max_overlap: float, join: Callable[[int, int], None]) -> None:
+    """Join the most similar pair of clusters until none is above ``threshold`` (``sim`` is consumed).
+
+    Two clusters one camera saw at the same time are different people, except for an overlap of at
+    most ``tolerance`` frames or ``max_overlap`` of the shorter one's frames: a visit's ends often hold a
+    few frames of somebody else (a tracker switch caught late), and a hard rule would keep the person's
+    visits apart for good.
+    """
+    n = len(seen)
+    shared = np.array([[_shared_frames(seen[i], seen[j]) if i != j else 0 for j in range(n)] for i in range(n)],
+                      dtype=np.float64)
+    frames = np.array([sum(e - s + 1 for _, s, e in spans) for spans in seen], dtype=np.float64)
+    weight = np.asarray(weights, dtype=np.float64)
+    alive = np.ones(n, dtype=bool)
+    np.fill_diagonal(sim, -np.inf)
+    while True:
+        allowed = shared <= np.maximum(tolerance, max_overlap * np.minimum(frames[:, None], frames[None, :]))
+        masked = np.where(allowed & alive[None, :] & alive[:, None], sim, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
+        if masked[i, j] < threshold:
+            return
+        # average linkage: the joined cluster's similarity is the crop-weighted mean of its parts'
+        row = (weight[i] * sim[i] + weight[j] * sim[j]) / (weight[i] + weight[j])
+        sim[i, :], sim[:, i] = row, row
+        sim[i, i] = -np.inf
+        shared[i, :] += shared[j, :]
+        shared[:, i] = shared[i, :]
+        shared[i, i] = 0.0
+        frames[i] += frames[j]
+        weight[i] += weight[j]
+        alive[j] = False
+        join(i, j)
 
 
 def _visit_similarity(samples: list[np.ndarray]) -> np.ndarray:
@@ -68,10 +107,12 @@ def _visit_similarity(samples: list[np.ndarray]) -> np.ndarray:
 
 
 def recluster(store: IdentityStore, tracklets: Iterable[Tracklet], threshold: float, overlap_frames: int = 0,
-              transform: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[int, int]:
+              transform: Callable[[np.ndarray], np.ndarray] | None = None,
+              max_overlap: float = 0.0) -> dict[int, int]:
     """Final partition of ``store``'s identities: identity id -> id of its person (see module doc).
 
-    ``transform`` maps a visit's (n, d) crops before they are compared (the association's centring).
+    ``transform`` maps a visit's (n, d) crops before they are compared (the association's centring);
+    ``max_overlap`` is the share of a visit's frames that may overlap another's in one camera (impure ends).
     """
     spans = identity_spans(tracklets)
     person = _UnionFind(store.identities)  # visits first, then the clustering joins them further
@@ -102,24 +143,6 @@ def recluster(store: IdentityStore, tracklets: Iterable[Tracklet], threshold: fl
             crops.append(transform(emb[::step]) if transform is not None else emb[::step])
         sim = _visit_similarity(crops)
         seen = [[s for m in members[v] for s in spans.get(m, ())] for v in ids]
-        n = len(ids)
-        apart = np.array([[i != j and _co_present(seen[i], seen[j], overlap_frames) for j in range(n)]
-                          for i in range(n)])
-        weight = np.array([len(c) for c in crops], dtype=np.float64)
-        alive = np.ones(n, dtype=bool)
-        np.fill_diagonal(sim, -np.inf)
-        while True:
-            masked = np.where(apart | ~alive[None, :] | ~alive[:, None], -np.inf, sim)
-            i, j = np.unravel_index(int(np.argmax(masked)), masked.shape)
-            if masked[i, j] < threshold:
-                break
-            # average linkage: the joined cluster's similarity is the crop-weighted mean of its parts'
-            row = (weight[i] * sim[i] + weight[j] * sim[j]) / (weight[i] + weight[j])
-            sim[i, :], sim[:, i] = row, row
-            sim[i, i] = -np.inf
-            apart[i, :] |= apart[j, :]
-            apart[:, i] = apart[i, :]
-            weight[i] += weight[j]
-            alive[j] = False
-            person.union(ids[i], ids[j])
+        _average_linkage(sim, seen, [len(c) for c in crops], threshold, overlap_frames, max_overlap,
+                         lambda i, j: person.union(ids[i], ids[j]))
     return {ident_id: person.find(ident_id) for ident_id in store.identities}
