@@ -60,6 +60,8 @@ def settings(args) -> list[tuple[str, list[str], list[str]]]:
             if args.offline:
                 rows.append((f"{label} offline", args.reid_config, over + OFFLINE))
     rows.append(("oracle ReID", [], ["reid.model=oracle"]))
+    if args.offline:
+        rows.append(("oracle ReID offline", [], ["reid.model=oracle"] + OFFLINE))
     return rows
 
 
