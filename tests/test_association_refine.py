@@ -154,3 +154,23 @@ def test_centering_keeps_a_look_alike_stranger_from_taking_an_old_identity():
     assert stranger == id_a  # raw cosine ~0.9 between everybody: the stranger is taken for A
     id_a, stranger = _stranger_enters(center=True)
     assert stranger != id_a
+
+
+def test_joined_visits_never_put_one_id_on_two_boxes_of_a_frame():
+    """Track 1 (A) overlaps the start of track 2 (also A) for 6 frames in one camera: offline they are one
+    person, but in the overlapping frames only one box carries that id."""
+    assoc = ASSOCIATORS.build("global", {"offline_refine": True, "refine_threshold": 0.6,
+                                         "refine_max_overlap": 0.35}, scene=scene(1), has_reid=True)
+    frames = []
+    for f in range(1, 121):
+        people = ([(1, 1.0, 1.0)] if f <= 60 else []) + ([(2, 4.0, 4.0)] if f >= 55 else [])
+        step(assoc, f, [people], [[A] * len(people)])
+        frames.append(boxes(f, 0, people))
+    assoc.finalize()
+    everything = np.concatenate(frames)
+    ids = assoc.relabel(0, everything)
+    pairs = list(zip(everything["frame"].tolist(), ids.tolist()))
+    assert len(set(pairs)) == len(pairs)  # no id twice in a frame
+    before = ids[(everything["id"] == 1) & (everything["frame"] < 55)]
+    after = ids[(everything["id"] == 2) & (everything["frame"] > 60)]
+    assert len(set(before)) == 1 and set(before) == set(after)  # one person across the two visits

@@ -395,16 +395,36 @@ class GlobalAssociator:
                                                max_overlap=self.p.refine_max_overlap))
 
     def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
-        """Final global ids for a camera's boxes that carry tracker (local) ids."""
+        """Final global ids for a camera's boxes that carry tracker (local) ids.
+
+        After the offline refinement an id is never on two boxes of one frame: it may join two visits
+        whose ends overlap in a camera (``refine_max_overlap``); there the segment that started first keeps
+        the id and the other's overlapping boxes get an id of their own.
+        """
         out = np.empty(len(boxes), dtype=np.int64)
+        segment_start = np.zeros(len(boxes), dtype=np.int64)
+        segment_ident = np.zeros(len(boxes), dtype=np.int64)
         for i, (lid, frame) in enumerate(zip(boxes["id"], boxes["frame"])):
             tr = self.tracklets.get((camera, int(lid)))
             if tr is None or not tr.segments:
                 out[i] = -1
                 continue
-            identity = tr.segments[0][1]
-            for start, ident in tr.segments:
-                if start <= frame:
-                    identity = ident
+            start, identity = tr.segments[0]
+            for seg_start, ident in tr.segments:
+                if seg_start <= frame:
+                    start, identity = seg_start, ident
             out[i] = self.store.find(identity)
+            segment_start[i], segment_ident[i] = start, identity
+        if not (self.p.offline_refine and self.has_reid):
+            return out
+        holders: dict[tuple[int, int], int] = {}
+        fresh = max(self.store.identities, default=0) + 1  # ids no identity uses
+        for i in np.argsort(segment_start, kind="stable"):  # the segment that started first keeps the id
+            if out[i] < 0:
+                continue
+            key = (int(boxes["frame"][i]), int(out[i]))
+            if key in holders:
+                out[i] = fresh + int(segment_ident[i])
+            else:
+                holders[key] = i
         return out
