@@ -66,11 +66,11 @@ def settings(args) -> list[tuple[str, list[str], list[str]]]:
 
 
 def _cache_file(args, scene: Path, key: tuple) -> Path | None:
-    """Where the embeddings of ``scene`` under (model, weights, detector) ``key`` are kept, if anywhere."""
+    """Where the embeddings of ``scene`` under (model, weights, detector, tracker) ``key`` are kept, if anywhere."""
     if not args.embedding_cache:
         return None
-    model, weights, detector = key
-    tag = f"{scene.name}_{detector}_{model}_{Path(str(weights)).parent.name}_{Path(str(weights)).stem}"
+    model, weights, detector, tracker = key
+    tag = f"{scene.name}_{detector}_{tracker}_{model}_{Path(str(weights)).parent.name}_{Path(str(weights)).stem}"
     return Path(args.embedding_cache) / f"{tag}.pkl"
 
 
@@ -126,16 +126,14 @@ def main(argv=None) -> int:
             out = Path(args.workdir) / "runs" / f"s{seed}_{detector}_{label.replace(' ', '_')}"
             embedder, cache_file = None, None
             if cfg.reid.model not in ("none", "oracle"):
-                # a variant embeds its own crops, so its ReID time is measured, not read from a cache
-                variant = label.partition("[")[2].partition("]")[0]
-                key = (cfg.reid.model, cfg.reid.weights, detector + (f"-{variant}" if variant else ""))
+                # Per tracker: each asks for other crops, and its ReID time is measured, not read from a cache.
+                key = (cfg.reid.model, cfg.reid.weights, detector, cfg.tracker.name)
+                cache_file = _cache_file(args, scene, key)
                 if key not in embedders:
                     embedders[key] = CachedEmbedder(build_embedder(cfg.reid))
-                    cache_file = _cache_file(args, scene, key)
                     if cache_file is not None and cache_file.is_file():  # only ever our own file
                         embedders[key].cache = pickle.loads(cache_file.read_bytes())
                 embedder = embedders[key]
-                cache_file = _cache_file(args, scene, key)
             start = time.perf_counter()
             summary = run_tracking(scene, cfg, out, evaluate=True, progress=False, embedder=embedder)
             m = summary["metrics"]["MULTICAM"]

@@ -298,15 +298,15 @@ class GlobalAssociator:
     def _observe(self, seen) -> None:
         positions = self._identity_positions(seen)
         for tr, emb in seen:
-            ident = self.store.get(tr.identity)
-            ident.last_frame = self.frame
-            self.store.identities[tr.identity].own_last_frame = self.frame
+            ident = self.store.get(tr.identity)  # the merged person
+            own = self.store.identities[tr.identity]  # this segment's own identity (offline re-clustering)
+            ident.last_frame = own.own_last_frame = self.frame
             ident.add_interval(tr.camera, tr.segments[-1][0], self.frame)
             if ident.id in positions:
                 ident.position = positions[ident.id]
             if emb is not None and tr.strikes == 0:  # a doubtful crop does not pollute the gallery
                 ident.gallery.append(emb)
-                self.store.identities[tr.identity].samples.add(emb)
+                own.samples.add(emb)
 
     def _decide_entries(self, seen) -> None:
         """Resolve provisional identities: a continuation, a returning person (ReID), or a new person.
