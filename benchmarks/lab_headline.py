@@ -12,6 +12,8 @@ association) under each setting:
   (`mtmc synth --reid-crops` draws its people from a population no scene uses, whatever the seed);
 * ``oracle``   — the embedding of a box is its ground-truth identity: the upper bound of ReID.
 
+``--latency 0,2,5`` adds each model's streaming rows: the ids exactly as emitted ``L`` seconds after each
+frame and never changed afterwards (``mtmc track --online``), with the window re-clustering for L > 0.
 ``--offline`` adds each model's offline-refined row, ``--variant`` more rows per model with other
 settings (e.g. bytetrack, where only the association asks for crops), ``--embedding-cache`` keeps the
 embeddings so a rerun with other association settings costs minutes.
@@ -42,12 +44,13 @@ def scene_for(seed: int, args) -> Path:
     return out
 
 
-OFFLINE = ["association.params.offline_refine=true"]
+OFFLINE = ["association.params.refine.offline=true"]
 
 
-def settings(args) -> list[tuple[str, list[str], list[str]]]:
-    """(label, extra config files, overrides) per row; ``--offline`` adds an offline-refined row per model."""
-    rows = [("no ReID", [], ["reid.model=none"])]
+def settings(args) -> list[tuple[str, list[str], list[str], bool]]:
+    """(label, extra config files, overrides, streaming) per row; ``--offline`` adds an offline-refined row
+    per model, ``--latency`` streaming rows."""
+    rows = [("no ReID", [], ["reid.model=none"], False)]
     variants = [("", [])] + [(label, extra.split(",")) for label, _, extra in
                              (v.partition(":") for v in args.variant)]
     for spec in args.reid:
@@ -56,12 +59,16 @@ def settings(args) -> list[tuple[str, list[str], list[str]]]:
         for variant, extra in variants:
             over = [f"reid.model={model}", f"reid.weights={weights}"] + extra
             label = f"ReID {name}" + (f" [{variant}]" if variant else "")
-            rows.append((label, args.reid_config, over))
+            if not args.latency:
+                rows.append((label, args.reid_config, over, False))
+            for latency in args.latency:
+                rows.append((f"{label} streamed L={latency:g}s", args.reid_config,
+                             over + [f"association.params.latency_seconds={latency:g}"], True))
             if args.offline:
-                rows.append((f"{label} offline", args.reid_config, over + OFFLINE))
-    rows.append(("oracle ReID", [], ["reid.model=oracle"]))
+                rows.append((f"{label} offline", args.reid_config, over + OFFLINE, False))
+    rows.append(("oracle ReID", [], ["reid.model=oracle"], False))
     if args.offline:
-        rows.append(("oracle ReID offline", [], ["reid.model=oracle"] + OFFLINE))
+        rows.append(("oracle ReID offline", [], ["reid.model=oracle"] + OFFLINE, False))
     return rows
 
 
@@ -90,6 +97,8 @@ def main(argv=None) -> int:
     p.add_argument("--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE]",
                    help="more rows per ReID model with these overrides, e.g. 'bytetrack:tracker.name=bytetrack' "
                         "(ReID scheduled by the association instead of every detection embedded)")
+    p.add_argument("--latency", default="", type=lambda t: [float(v) for v in t.split(",") if v],
+                   metavar="L1,L2,...", help="streaming rows per ReID model: ids emitted L seconds late, final")
     p.add_argument("--offline", action="store_true",
                    help="also score each ReID model with the offline refinement (same embeddings, reused)")
     p.add_argument("--out", default="work/headline/results.json")
@@ -110,14 +119,14 @@ def main(argv=None) -> int:
     results = []
     for seed in [int(s) for s in args.seeds.split(",")]:
         scene = scene_for(seed, args)
-        runs = [(label, files, over, "simulated") for label, files, over in settings(args)]
+        runs = [(label, files, over, "simulated", stream) for label, files, over, stream in settings(args)]
         for spec in args.detector:
             _, _, path = spec.partition("=")
             det = ["detector.name=yolox-onnx", f"detector.params.weights={path}"]
-            runs += [(label, files, over + det, "yolox") for label, files, over in settings(args)
+            runs += [(label, files, over + det, "yolox", stream) for label, files, over, stream in settings(args)
                      if label in ("no ReID",)]
         embedders: dict[tuple, CachedEmbedder] = {}  # the online and offline rows of a model share crops
-        for label, files, overrides, detector in runs:
+        for label, files, overrides, detector, stream in runs:
             previous = [r for r in done if (r["seed"], r["setting"], r["detector"]) == (seed, label, detector)]
             if previous:
                 results.append(previous[0])
@@ -135,7 +144,8 @@ def main(argv=None) -> int:
                         embedders[key].cache = pickle.loads(cache_file.read_bytes())
                 embedder = embedders[key]
             start = time.perf_counter()
-            summary = run_tracking(scene, cfg, out, evaluate=True, progress=False, embedder=embedder)
+            summary = run_tracking(scene, cfg, out, evaluate=True, progress=False, embedder=embedder,
+                                   online=stream)
             m = summary["metrics"]["MULTICAM"]
             secs = summary["seconds"]
             row = {
@@ -145,6 +155,7 @@ def main(argv=None) -> int:
                 "embedded_crops": summary["embedded_crops"],
                 "reid_share": round(secs.get("reid", 0.0) / max(sum(secs.values()), 1e-9), 3),
                 "seconds": round(time.perf_counter() - start, 1),
+                "associate_ms_per_frame": round(1000 * secs.get("associate", 0.0) / max(summary["frames"], 1), 2),
             }
             if embedder is not None:
                 if cache_file is not None and embedder.misses:
@@ -157,11 +168,13 @@ def main(argv=None) -> int:
             print(json.dumps(row), flush=True)
             write_json(Path(args.out), done + [r for r in results if r not in done])
 
-    print("\n| seed | detector | setting | MULTICAM MOTA | MULTICAM IDF1 | IDsw | ids (gt) | crops embedded |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| seed | detector | setting | MULTICAM MOTA | MULTICAM IDF1 | IDsw | ids (gt) | crops embedded | "
+          "association ms/frame |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['seed']} | {r['detector']} | {r['setting']} | {r['MOTA']} | {r['IDF1']} | {r['IDsw']} | "
-              f"{r['identities']} ({r['gt_identities']}) | {r['embedded_crops']} |")
+              f"{r['identities']} ({r['gt_identities']}) | {r['embedded_crops']} | "
+              f"{r.get('associate_ms_per_frame', '')} |")
     by_setting: dict[tuple[str, str], list[dict]] = {}
     for r in results:
         by_setting.setdefault((r["detector"], r["setting"]), []).append(r)

@@ -5,8 +5,12 @@
       -> per-camera trackers (tracklets with per-camera ids)
       -> ReID (embeddings, only for the crops the trackers / association ask for)
       -> ground plane (foot point of every track through the camera's calibration)
-      -> association (one global id per person across cameras and re-entries)
+      -> association (one global id per person across cameras and re-entries; a frame's ids are
+         emitted ``association.params.latency_seconds`` late and never change afterwards)
       -> writers (per-camera MOT files, global file, videos, map, summary)
+
+Two ways to run: ``run(online=True)`` keeps exactly the ids the stream emitted (what a live user sees);
+``run()`` (offline) relabels the whole run with the association's final decisions at the end.
 
 Use it from Python::
 
@@ -16,7 +20,7 @@ Use it from Python::
 
     scene = open_input("work/demo/scene")
     pipeline = Pipeline(load_config(["configs/lab.yaml"]), scene)
-    result = pipeline.run()                 # or: for frames in reader: pipeline.step(frames)
+    result = pipeline.run()                 # or: for frames in reader: emitted = pipeline.step(frames)
     result.tracks[0]                        # BOX_DTYPE array of camera 0's tracks (global ids)
 """
 
@@ -91,7 +95,8 @@ class Pipeline:
         self.last_local_tracks: list[np.ndarray] = []  # this step's tracks with per-camera tracker ids
 
     def step(self, frames: FrameSet) -> list[np.ndarray]:
-        """Process one time step; returns this step's tracks per camera with global ids."""
+        """Process one time step; returns per camera the tracks whose global ids are final now (those of
+        this step, or of ``latency`` steps ago).  ``finish()`` returns the rest at the end."""
         t0 = time.perf_counter()
         detections = self.detector.detect(frames)
         t1 = time.perf_counter()
@@ -119,11 +124,21 @@ class Pipeline:
         self.seconds["associate"] += time.perf_counter() - t2
         return out
 
-    def run(self, frames: Iterable[FrameSet] | None = None, progress: bool = False) -> PipelineResult:
-        """Run over all time steps (by default the scene's synchronised reader)."""
+    def finish(self) -> list[np.ndarray]:
+        """End of the stream: per camera, the tracks still in the latency buffer, with their final ids."""
+        return self.associator.flush()
+
+    def run(self, frames: Iterable[FrameSet] | None = None, progress: bool = False,
+            online: bool = False) -> PipelineResult:
+        """Run over all time steps (by default the scene's synchronised reader).
+
+        ``online``: the result holds the ids as the stream emitted them; gaps are filled only up to the
+        latency (a live system can fill those before the frames leave).  Otherwise the whole run is
+        relabelled with the final decisions (and the offline refinement, if configured)."""
         from mtmc.io.reader import SyncReader
 
         per_camera: list[list[np.ndarray]] = [[] for _ in self.cameras]
+        emitted: list[list[np.ndarray]] = [[] for _ in self.cameras]
         count = 0
         source = frames if frames is not None else SyncReader(self.scene, decode=self.needs_pixels)
         bar = None
@@ -132,20 +147,28 @@ class Pipeline:
 
             bar = tqdm(total=self.scene.num_frames or None, unit="frame", desc="track", leave=False)
         for frame_set in source:
-            self.step(frame_set)
-            for cam, boxes in enumerate(self.last_local_tracks):
-                per_camera[cam].append(boxes)
+            for cam, boxes in enumerate(self.step(frame_set)):
+                emitted[cam].append(boxes)
+            if not online:
+                for cam, boxes in enumerate(self.last_local_tracks):
+                    per_camera[cam].append(boxes)
             count += 1
             if bar is not None:
                 bar.update(1)
         if bar is not None:
             bar.close()
-        tracks = [concat(parts) for parts in per_camera]
-        # Identities are final only now: late ReID decisions and offline refinement relabel the whole run.
-        self.associator.finalize()
-        for cam, boxes in enumerate(tracks):
-            boxes["id"] = self.associator.relabel(cam, boxes)
         max_gap = int(round(self.cfg.output.interpolate_seconds * self.scene.fps))
+        if online:
+            for cam, boxes in enumerate(self.finish()):
+                emitted[cam].append(boxes)
+            tracks = [concat(parts) for parts in emitted]
+            max_gap = min(max_gap, self.associator.latency)
+        else:
+            tracks = [concat(parts) for parts in per_camera]
+            # Identities are final only now: late ReID decisions and offline refinement relabel the run.
+            self.associator.finalize()
+            for cam, boxes in enumerate(tracks):
+                boxes["id"] = self.associator.relabel(cam, boxes)
         if max_gap > 0:
             tracks = [interpolate_gaps(boxes, max_gap) for boxes in tracks]
         return PipelineResult(self.cameras, tracks, count, dict(self.seconds), self.embedded_crops)

@@ -30,8 +30,12 @@ def run_tracking(
     evaluate: bool = False,
     progress: bool = True,
     embedder=None,
+    online: bool = False,
 ) -> dict:
-    """Track ``input_path`` with ``cfg`` into ``out_dir``; returns the run summary."""
+    """Track ``input_path`` with ``cfg`` into ``out_dir``; returns the run summary.
+
+    ``online``: write the ids exactly as the stream emitted them (``association.params.latency_seconds``
+    late, never changed afterwards); otherwise the whole run is relabelled with the final decisions."""
     from mtmc.io.mot import write_mot
     from mtmc.io.scene import open_input
     from mtmc.io.writers import write_global, write_summary
@@ -46,7 +50,7 @@ def run_tracking(
 
     pipeline = Pipeline(cfg, scene, embedder=embedder)
     start = time.perf_counter()
-    result: PipelineResult = pipeline.run(progress=progress)
+    result: PipelineResult = pipeline.run(progress=progress, online=online)
     wall = time.perf_counter() - start
 
     tracks_dir = out_dir / "tracks"
@@ -75,6 +79,8 @@ def run_tracking(
         "tracker": cfg.tracker.name,
         "reid": cfg.reid.model,
         "association": cfg.association.name,
+        "online": online,
+        "latency_frames": int(pipeline.associator.latency),
         "wall_seconds": round(wall, 3),
         **result.as_dict(),
         "frame_base": 1,

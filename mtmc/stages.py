@@ -68,18 +68,26 @@ class Embedder(Protocol):
 class Associator(Protocol):
     """Gives every per-camera track one global identity across all cameras."""
 
+    latency: int  # frames between a frame's update and the emission of its (then final) ids
+
     def wants_embeddings(self, camera: int, tracks: np.ndarray) -> np.ndarray:
         """Boolean mask of this camera's tracks worth embedding now (ReID scheduling)."""
         ...
 
     def update(self, frame: int, tracks: list[np.ndarray], embeddings: list[np.ndarray | None]) -> list[np.ndarray]:
-        """Per-camera tracks (ids local to each camera) -> the same boxes with current global ids.
+        """Take this frame's decisions from per-camera tracks (ids local to each camera) and return, per
+        camera, the boxes whose global ids became final now: those of frame ``frame - latency`` (empty
+        while the latency buffer fills; ``frame`` itself with no latency).  Emitted ids never change.
 
         ``embeddings[c]`` is None or row-aligned with ``tracks[c]`` (nan rows were not embedded)."""
         ...
 
+    def flush(self) -> list[np.ndarray]:
+        """End of the stream: per camera, the boxes still waiting for their ids, now final."""
+        ...
+
     def finalize(self) -> None:
-        """End of sequence: take late decisions (offline refinement)."""
+        """End of sequence, offline: take late decisions (offline refinement) for ``relabel``."""
         ...
 
     def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:

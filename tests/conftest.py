@@ -41,3 +41,12 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def synth_small_scene(out: Path, duration: float, people: int, seed: int) -> Path:
+    """A small 320x240 ``mtmc synth`` scene (one render worker) for end-to-end tests."""
+    from mtmc.cli.main import main
+
+    assert main(["synth", str(out), "--duration", str(duration), "--people", str(people), "--size", "320x240",
+                 "--quiet", "--workers", "1", f"seed={seed}"]) == 0
+    return out

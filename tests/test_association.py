@@ -50,7 +50,7 @@ def step(assoc, frame, per_camera, emb_per_camera=None):
 
 def test_two_cameras_seeing_one_person_share_one_global_id():
     assoc = ASSOCIATORS.build("global", {}, scene=scene(2), has_reid=False)
-    window = int(assoc.p.fusion_seconds * FPS)
+    window = int(assoc.p.fusion.window_seconds * FPS)
     for f in range(1, 30):
         x = 1.0 + 0.05 * f
         out = step(assoc, f, [[(7, x, 2.0)], [(3, x + 0.1, 2.05)]])
@@ -130,7 +130,7 @@ def test_no_identity_is_ever_held_by_two_people_at_once(seed):
 def test_a_tracker_id_switch_is_split_by_appearance():
     """Camera 0's track 1 follows A, then silently jumps to B (a tracker id switch): B gets B's id back."""
     a, b = unit([1, 0, 0, 0]), unit([0, 1, 0, 0])
-    assoc = ASSOCIATORS.build("global", {"refresh_seconds": 0.1}, scene=scene(1), has_reid=True)
+    assoc = ASSOCIATORS.build("global", {"scheduling": {"refresh_seconds": 0.1}}, scene=scene(1), has_reid=True)
     f = 0
     for _ in range(30):  # A (track 1) and B (track 2) side by side
         f += 1
@@ -146,7 +146,7 @@ def test_a_tracker_id_switch_is_split_by_appearance():
 
 
 def test_reid_scheduling_asks_only_for_clean_new_or_stale_crops():
-    assoc = ASSOCIATORS.build("global", {"refresh_seconds": 1.0}, scene=scene(1), has_reid=True)
+    assoc = ASSOCIATORS.build("global", {"scheduling": {"refresh_seconds": 1.0}}, scene=scene(1), has_reid=True)
     t = boxes(1, 0, [(1, 1.0, 1.0), (2, 2.0, 2.0)])
     t["x"][1] = t["x"][0] + 10  # the two crops overlap heavily: neither is clean
     assert not assoc.wants_embeddings(0, t).any()
@@ -198,7 +198,7 @@ def test_an_id_swap_inside_one_camera_gives_both_people_their_ids_back():
     although the two splits are detected a few frames apart (co-presence tolerated while the swap resolves)."""
     a, b = unit([1, 0, 0, 0]), unit([0, 1, 0, 0])
     nan = np.full(4, np.nan, np.float32)
-    assoc = ASSOCIATORS.build("global", {"refresh_seconds": 0.1}, scene=scene(2), has_reid=True)
+    assoc = ASSOCIATORS.build("global", {"scheduling": {"refresh_seconds": 0.1}}, scene=scene(2), has_reid=True)
     f = 0
     for _ in range(30):
         f += 1

@@ -23,7 +23,7 @@ def _misleading_return(offline: bool):
 
     Splitting on appearance is off, so the online stage keeps its wrong first decision (A's return = B).
     """
-    params = {"offline_refine": offline, "refine_threshold": 0.6, "split_similarity": -1.0}
+    params = {"refine": {"offline": offline, "threshold": 0.6}, "consistency": {"similarity": -1.0}}
     assoc = ASSOCIATORS.build("global", params, scene=scene(1), has_reid=True)
     f = 0
     visits = [(1, A, 40), (2, B, 40)]
@@ -48,7 +48,7 @@ def test_offline_refinement_corrects_a_wrong_reentry_decision():
 
 
 def test_offline_refinement_never_joins_people_present_at_once():
-    assoc = ASSOCIATORS.build("global", {"offline_refine": True, "refine_threshold": 0.0},
+    assoc = ASSOCIATORS.build("global", {"refine": {"offline": True, "threshold": 0.0}},
                               scene=scene(1), has_reid=True)
     for f in range(1, 40):  # twins, side by side, far apart on the ground
         step(assoc, f, [[(1, 1.0, 1.0), (2, 4.0, 4.0)]], [[A, A]])
@@ -133,7 +133,7 @@ def _stranger_enters(center: bool):
     rng = np.random.default_rng(1)
     common = unit(rng.normal(size=8)) * 3
     a, b, stranger = (unit(common + unit(rng.normal(size=8))) for _ in range(3))
-    assoc = ASSOCIATORS.build("global", {"center_embeddings": center, "reid_threshold": 0.5},
+    assoc = ASSOCIATORS.build("global", {"appearance": {"center_embeddings": center}, "entry": {"reid_threshold": 0.5}},
                               scene=scene(1), has_reid=True)
     f = 0
     for _ in range(30):
@@ -159,8 +159,7 @@ def test_centering_keeps_a_look_alike_stranger_from_taking_an_old_identity():
 def test_joined_visits_never_put_one_id_on_two_boxes_of_a_frame():
     """Track 1 (A) overlaps the start of track 2 (also A) for 6 frames in one camera: offline they are one
     person, but in the overlapping frames only one box carries that id."""
-    assoc = ASSOCIATORS.build("global", {"offline_refine": True, "refine_threshold": 0.6,
-                                         "refine_max_overlap": 0.35}, scene=scene(1), has_reid=True)
+    assoc = ASSOCIATORS.build("global", {"refine": {"offline": True, "threshold": 0.6, "max_overlap": 0.35}}, scene=scene(1), has_reid=True)
     frames = []
     for f in range(1, 121):
         people = ([(1, 1.0, 1.0)] if f <= 60 else []) + ([(2, 4.0, 4.0)] if f >= 55 else [])

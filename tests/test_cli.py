@@ -13,10 +13,9 @@ from mtmc.cli.main import main
 
 @pytest.fixture(scope="module")
 def tiny_scene(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cli") / "scene"
-    assert main(["synth", str(out), "--duration", "3", "--people", "3", "--size", "320x240", "--quiet",
-                 "--workers", "1", "seed=5"]) == 0
-    return out
+    from conftest import synth_small_scene
+
+    return synth_small_scene(tmp_path_factory.mktemp("cli") / "scene", duration=3, people=3, seed=5)
 
 
 @pytest.mark.parametrize("verb", ["synth", "track", "eval", "demo", "reid"])

@@ -58,10 +58,10 @@ def test_yaml_errors_name_the_file_and_line(tmp_path):
 
 def test_scientific_notation_without_a_dot_is_a_number(tmp_path):
     # YAML 1.1 reads "3e-4" as a string; users write it that way on the command line and in files.
-    cfg = load_config(None, ["association.params.reid_threshold=6e-1"])
-    assert cfg.association.params["reid_threshold"] == pytest.approx(0.6)
+    cfg = load_config(None, ["association.params.entry.reid_threshold=6e-1"])
+    assert cfg.association.params["entry"]["reid_threshold"] == pytest.approx(0.6)
     with pytest.raises(ConfigError, match="expected a number"):
-        load_config(None, ["association.params.reid_threshold=e-1"])
+        load_config(None, ["association.params.entry.reid_threshold=e-1"])
 
 
 def test_resolved_config_round_trips(tmp_path):

@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 
+class UnionFind:
+    """Union-find over ints; a union keeps the smaller (older) id as the root."""
+
+    def __init__(self, items: Iterable[int] = ()):
+        self.parent = {i: i for i in items}
+
+    def find(self, i: int) -> int:
+        self.parent.setdefault(i, i)
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)  # the older id survives
+
+
 @dataclass
 class Tracklet:
-    """One per-camera track (camera, local id), split into segments that each point to an identity."""
+    """One per-camera track (camera, local id), split into segments that each point to an identity.
+
+    The stages keep their own per-tracklet state (fusion windows, split evidence, crop schedule);
+    this is only what they all share."""
 
     camera: int
     local_id: int
@@ -19,17 +42,18 @@ class Tracklet:
     last_frame: int
     segments: list[tuple[int, int]] = field(default_factory=list)  # (start frame, identity id)
     position: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))
-    far_frames: int = 0  # consecutive frames far from the identity's position in other cameras
-    last_embedding_frame: int = -(10**9)
-    strikes: int = 0  # consecutive crops that did not match the identity's gallery
-    last_good_frame: int | None = None  # last frame whose crop matched the identity
-    window_start: int = 0  # fusion window: first frame of the current segment
-    window_dist: dict = field(default_factory=dict)  # identity -> [sum of ground distances, frames]
-    window_embs: list = field(default_factory=list)  # embeddings collected during the window
 
     @property
     def identity(self) -> int:
         return self.segments[-1][1]
+
+    def segment_at(self, frame: int) -> tuple[int, int]:
+        """(start frame, identity) of the segment that covers ``frame`` (the first one before it starts)."""
+        found = self.segments[0]
+        for segment in self.segments:
+            if segment[0] <= frame:
+                found = segment
+        return found
 
 
 class SampleReservoir:
@@ -94,7 +118,7 @@ class IdentityStore:
         self.gallery_size = gallery_size
         self.overlap_frames = overlap_frames  # tolerated co-presence in one camera (id-swap detection lag)
         self.identities: dict[int, Identity] = {}
-        self._parent: dict[int, int] = {}
+        self._sets = UnionFind()
         self._next = 1
         self.members: dict[int, list[int]] = {}  # root -> the identities merged into it (itself included)
         self.links: list[tuple[int, int, MergeKind]] = []  # every merge: (identity, identity, kind)
@@ -102,24 +126,18 @@ class IdentityStore:
     def new(self, frame: int) -> Identity:
         ident = Identity(self._next, frame, frame, gallery=deque(maxlen=self.gallery_size))
         self.identities[ident.id] = ident
-        self._parent[ident.id] = ident.id
         self.members[ident.id] = [ident.id]
         self._next += 1
         return ident
 
     def find(self, identity_id: int) -> int:
-        root = identity_id
-        while self._parent[root] != root:
-            root = self._parent[root]
-        while self._parent[identity_id] != root:  # path compression
-            self._parent[identity_id], identity_id = root, self._parent[identity_id]
-        return root
+        return self._sets.find(identity_id)
 
     def get(self, identity_id: int) -> Identity:
         return self.identities[self.find(identity_id)]
 
     def roots(self) -> list[Identity]:
-        return [ident for i, ident in self.identities.items() if self._parent[i] == i]
+        return [ident for i, ident in self.identities.items() if self._sets.find(i) == i]
 
     def can_merge(self, a: int, b: int) -> bool:
         """Two identities may be one person only if no camera saw both at the same time (for longer than
@@ -145,7 +163,7 @@ class IdentityStore:
                                 for g in (ka, kb)) + (kind,))
         if kb.id < ka.id:
             ka, kb = kb, ka
-        self._parent[kb.id] = ka.id
+        self._sets.union(ka.id, kb.id)
         self.members[ka.id] += self.members.pop(kb.id)
         if kb.first_frame < ka.first_frame:
             ka.first_frame, ka.entry_position = kb.first_frame, kb.entry_position
@@ -164,8 +182,8 @@ class IdentityStore:
         self.members = {}
         for ident_id in self.identities:
             rep = representative.get(ident_id, ident_id)
-            self._parent[ident_id] = rep
-            self._parent[rep] = rep
+            self._sets.parent[ident_id] = rep
+            self._sets.parent[rep] = rep
             self.members.setdefault(rep, []).append(ident_id)
 
 

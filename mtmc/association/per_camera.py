@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mtmc.association import ASSOCIATORS
+from mtmc.boxes import make_boxes
 
 CAMERA_ID_STRIDE = 100_000  # camera c's local id i becomes c * stride + i in multi-camera scenes
 
@@ -13,13 +14,18 @@ CAMERA_ID_STRIDE = 100_000  # camera c's local id i becomes c * stride + i in mu
 class PerCameraIds:
     """Keeps each camera's tracker ids; in multi-camera scenes they are offset per camera."""
 
+    latency = 0  # ids are final at once
+
     def __init__(self, scene=None, has_reid: bool = False):
         self.offset = CAMERA_ID_STRIDE if scene is not None and len(scene.cameras) > 1 else 0
+        self.n_cameras = len(scene.cameras) if scene is not None else 0
 
     def wants_embeddings(self, camera: int, tracks: np.ndarray) -> np.ndarray:
         return np.zeros(len(tracks), dtype=bool)
 
     def update(self, frame: int, tracks: list[np.ndarray], embeddings: list) -> list[np.ndarray]:
+        """Ids are final at once (no latency)."""
+        self.n_cameras = max(self.n_cameras, len(tracks))
         out = []
         for cam, boxes in enumerate(tracks):
             boxes = boxes.copy()
@@ -29,6 +35,9 @@ class PerCameraIds:
 
     def relabel_ids(self, camera: int, boxes: np.ndarray) -> np.ndarray:
         return boxes["id"] + camera * self.offset
+
+    def flush(self) -> list[np.ndarray]:
+        return [make_boxes(0) for _ in range(self.n_cameras)]
 
     def finalize(self) -> None:
         return None

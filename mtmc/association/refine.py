@@ -21,25 +21,9 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from mtmc.association.identities import IdentityStore, Tracklet
+from mtmc.association.identities import IdentityStore, Tracklet, UnionFind
 
 MAX_SAMPLES = 64  # crops per visit in the comparison (evenly spread): enough, and the cost stays small
-
-
-class _UnionFind:
-    def __init__(self, items: Iterable[int]):
-        self.parent = {i: i for i in items}
-
-    def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
-        return i
-
-    def union(self, a: int, b: int) -> None:
-        ra, rb = self.find(a), self.find(b)
-        if ra != rb:
-            self.parent[max(ra, rb)] = min(ra, rb)  # the older id survives
 
 
 def identity_spans(tracklets: Iterable[Tracklet]) -> dict[int, list[tuple[int, int, int]]]:
@@ -54,24 +38,36 @@ def identity_spans(tracklets: Iterable[Tracklet]) -> dict[int, list[tuple[int, i
     return spans
 
 
-def _shared_frames(a: list[tuple[int, int, int]], b: list[tuple[int, int, int]]) -> int:
+def shared_frames(a: list[tuple[int, int, int]], b: list[tuple[int, int, int]]) -> int:
     """Frames in which one camera saw both (two cameras at once is a fusion the online stage missed)."""
-    return sum(max(0, min(e0, e1) - max(s0, s1) + 1) for c0, s0, e0 in a for c1, s1, e1 in b if c0 == c1)
+    if not a or not b:
+        return 0
+    sa, sb = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    overlap = np.minimum(sa[:, None, 2], sb[None, :, 2]) - np.maximum(sa[:, None, 1], sb[None, :, 1]) + 1
+    return int(np.where(sa[:, None, 0] == sb[None, :, 0], np.maximum(overlap, 0), 0).sum())
 
 
-def _average_linkage(sim: np.ndarray, seen: list, weights: list[int], threshold: float, tolerance: int,
-                     max_overlap: float, join: Callable[[int, int], None]) -> None:
-    """Join the most similar pair of clusters until none is above ``threshold`` (``sim`` is consumed).
+def co_presence(seen: list[list[tuple[int, int, int]]]) -> tuple[np.ndarray, np.ndarray]:
+    """(V, V) frames one camera saw two visits at once, and (V,) frames each visit was seen."""
+    n = len(seen)
+    shared = np.zeros((n, n))
+    for i in range(n):
+        for j in range(i + 1, n):
+            shared[i, j] = shared[j, i] = shared_frames(seen[i], seen[j])
+    frames = np.array([sum(e - s + 1 for _, s, e in spans) for spans in seen], dtype=np.float64)
+    return shared, frames
+
+
+def average_linkage(sim: np.ndarray, shared: np.ndarray, frames: np.ndarray, weights: list[int], threshold: float,
+                    tolerance: int, max_overlap: float, join: Callable[[int, int], None]) -> None:
+    """Join the most similar pair of clusters until none is above ``threshold`` (the arrays are consumed).
 
     Two clusters one camera saw at the same time are different people, except for an overlap of at
     most ``tolerance`` frames or ``max_overlap`` of the shorter one's frames: a visit's ends often hold a
     few frames of somebody else (a tracker switch caught late), and a hard rule would keep the person's
-    visits apart for good.
+    visits apart for good.  ``shared`` = inf keeps two clusters apart whatever they look like.
     """
-    n = len(seen)
-    shared = np.array([[_shared_frames(seen[i], seen[j]) if i != j else 0 for j in range(n)] for i in range(n)],
-                      dtype=np.float64)
-    frames = np.array([sum(e - s + 1 for _, s, e in spans) for spans in seen], dtype=np.float64)
+    n = len(sim)
     weight = np.asarray(weights, dtype=np.float64)
     alive = np.ones(n, dtype=bool)
     np.fill_diagonal(sim, -np.inf)
@@ -94,16 +90,23 @@ def _average_linkage(sim: np.ndarray, seen: list, weights: list[int], threshold:
         join(i, j)
 
 
-def _visit_similarity(samples: list[np.ndarray]) -> np.ndarray:
-    """Symmetric (V, V) similarity: mean over one visit's crops of their best cosine in the other."""
-    sizes = np.array([len(s) for s in samples])
-    stacked = np.concatenate(samples)
+def directed_similarity(queries: list[np.ndarray], gallery: list[np.ndarray]) -> np.ndarray:
+    """(Q, G): for each query visit, the mean over its crops of their best cosine in each gallery visit."""
+    sizes = np.array([len(g) for g in gallery])
+    stacked = np.concatenate(gallery)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    directed = np.empty((len(samples), len(samples)))
-    for v, query in enumerate(samples):
-        best = np.maximum.reduceat(query @ stacked.T, offsets, axis=1)  # (len(query), V)
+    directed = np.empty((len(queries), len(gallery)))
+    for v, query in enumerate(queries):
+        best = np.maximum.reduceat(query @ stacked.T, offsets, axis=1)  # (len(query), G)
         directed[v] = best.mean(axis=0)
-    return 0.5 * (directed + directed.T)
+    return directed
+
+
+def visit_crops(samples: list[np.ndarray], transform: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
+    """At most ``MAX_SAMPLES`` of a visit's crops, evenly spread, transformed for comparison."""
+    emb = np.asarray(samples, dtype=np.float32)
+    step = max(1, int(np.ceil(len(emb) / MAX_SAMPLES)))
+    return transform(emb[::step]) if transform is not None else emb[::step]
 
 
 def recluster(store: IdentityStore, tracklets: Iterable[Tracklet], threshold: float, overlap_frames: int = 0,
@@ -115,7 +118,7 @@ def recluster(store: IdentityStore, tracklets: Iterable[Tracklet], threshold: fl
     ``max_overlap`` is the share of a visit's frames that may overlap another's in one camera (impure ends).
     """
     spans = identity_spans(tracklets)
-    person = _UnionFind(store.identities)  # visits first, then the clustering joins them further
+    person = UnionFind(store.identities)  # visits first, then the clustering joins them further
     for keep, absorb, kind in store.links:
         if kind != "reentry":
             person.union(keep, absorb)
@@ -136,13 +139,10 @@ def recluster(store: IdentityStore, tracklets: Iterable[Tracklet], threshold: fl
 
     ids = sorted(v for v in members if v in embedded)
     if len(ids) > 1:
-        crops = []
-        for v in ids:
-            emb = np.asarray(samples_of(v), dtype=np.float32)
-            step = max(1, int(np.ceil(len(emb) / MAX_SAMPLES)))
-            crops.append(transform(emb[::step]) if transform is not None else emb[::step])
-        sim = _visit_similarity(crops)
-        seen = [[s for m in members[v] for s in spans.get(m, ())] for v in ids]
-        _average_linkage(sim, seen, [len(c) for c in crops], threshold, overlap_frames, max_overlap,
-                         lambda i, j: person.union(ids[i], ids[j]))
+        crops = [visit_crops(samples_of(v), transform) for v in ids]
+        directed = directed_similarity(crops, crops)
+        sim = 0.5 * (directed + directed.T)
+        shared, frames = co_presence([[s for m in members[v] for s in spans.get(m, ())] for v in ids])
+        average_linkage(sim, shared, frames, [len(c) for c in crops], threshold, overlap_frames, max_overlap,
+                        lambda i, j: person.union(ids[i], ids[j]))
     return {ident_id: person.find(ident_id) for ident_id in store.identities}

@@ -20,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--eval", action="store_true", help="score against the ground truth when present")
     parser.add_argument("--videos", action="store_true", help="write annotated videos (output.videos=true)")
     parser.add_argument("--map", action="store_true", help="write the top-down map (output.map=true)")
+    parser.add_argument("--online", action="store_true",
+                        help="write the ids as a live system emits them: association.params.latency_seconds "
+                             "after each frame, never changed afterwards (default: relabel the whole run with "
+                             "the final decisions)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_args(parser)
     parser.set_defaults(func=run)
@@ -35,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     if args.map:
         overrides.append("output.map=true")
     cfg = load_config(args.config, overrides)
-    summary = run_tracking(args.input, cfg, args.out, evaluate=args.eval, progress=not args.quiet)
+    summary = run_tracking(args.input, cfg, args.out, evaluate=args.eval, progress=not args.quiet,
+                           online=args.online)
     print(
         f"tracked {summary['frames']} frames x {len(summary['cameras'])} cameras "
         f"at {summary['frames_per_second']} frames/s; {summary['identities']} identities"
