@@ -25,6 +25,9 @@ from trackers.matching import cosine_distance, fuse_score, iou_matrix, l2_normal
 
 @dataclass
 class BotSortParams(ByteTrackParams):
+    # SORT's confirmation (3 matches after birth) rather than ByteTrack's 1: on MOT15 public detections a
+    # track's 2nd and 3rd boxes are more often false than true (+1.1 MOTA pooled, IDF1 unchanged)
+    min_hits: int = 3
     proximity_thresh: float = 0.5  # min IoU for the appearance cost to be considered
     appearance_thresh: float = 0.25  # max half cosine distance for the appearance cost to be considered
     appearance_veto: float = 1.0  # half cosine distance above which a pair may not match at all (1 = off)

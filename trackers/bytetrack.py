@@ -3,7 +3,8 @@
 High-score detections are matched first to all tracks (tracked and recently lost) by IoU fused
 with the detection score; low-score detections then rescue the still-unmatched tracked tracks
 (occluded people get low scores); unconfirmed (one-frame) tracks take what is left, and remaining
-high-score detections above ``new_track_thresh`` start new tracks.  Lost tracks are kept for
+high-score detections above ``new_track_thresh`` start new tracks, output once matched in
+``min_hits`` consecutive frames after their birth (1 in the paper).  Lost tracks are kept for
 ``track_buffer`` seconds.  :class:`ByteTracker` is also the skeleton of the appearance tracker.
 """
 
@@ -33,6 +34,7 @@ class ByteTrackParams:
     track_buffer: float = 1.0  # seconds a lost track is kept (the paper's 30 frames at 30 fps)
     fuse_score: bool = True  # multiply IoU by the detection score (the paper's setting, not for MOT20)
     duplicate_iou: float = 0.85  # a lost track overlapping a tracked one this much is a duplicate
+    min_hits: int = 1  # consecutive matches after its birth before a new track is output (SORT's meaning)
 
     def validate(self, key_path: str = "") -> None:
         p = f"{key_path}." if key_path else ""
@@ -41,6 +43,8 @@ class ByteTrackParams:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{p}{name}: expected a number in [0, 1], got {v}")
+        if self.min_hits < 0:
+            raise ConfigError(f"{p}min_hits: expected a non-negative integer, got {self.min_hits}")
         if self.track_buffer <= 0:
             raise ConfigError(f"{p}track_buffer: expected a positive number of seconds, got {self.track_buffer}")
 
@@ -108,7 +112,8 @@ class ByteTracker(TrackerBase):
         for t, m, c, d in zip(tracks, mean, cov, idx):
             t.mean, t.cov = m, c
             t.tracklet_len = t.tracklet_len + 1 if t.state == TRACKED else 0
-            t.state, t.activated, t.score, t.last, t.obs = TRACKED, True, scores[d], self.frame_count, boxes[d]
+            t.activated = t.activated or t.tracklet_len >= self.params.min_hits
+            t.state, t.score, t.last, t.obs = TRACKED, scores[d], self.frame_count, boxes[d]
             if feats is not None:
                 self._update_feature(t, feats[d])
 
