@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from conftest import shared_path
 from scipy.optimize import linear_sum_assignment
+from tracker_scenes import frame_boxes, ids_per_person, run
 
-from mtmc.boxes import BOX_DTYPE, concat, from_tlwh, xyxy
+from mtmc.boxes import BOX_DTYPE, concat
 from mtmc.config import load_yaml
 from mtmc.errors import ConfigError, MtmcError
 from trackers import TRACKERS
@@ -63,45 +64,6 @@ def test_iou_cosine_fuse():
 # ------------------------------------------------------------------------------------------------
 # synthetic scenes
 # ------------------------------------------------------------------------------------------------
-
-
-def frame_boxes(frame: int, people: list[tuple[int, float, float]], score: float = 0.9) -> np.ndarray:
-    """Detections of one frame: (gt id, x, y) per person, 40x100 boxes; gt id kept in ``cls``."""
-    if not people:
-        b = from_tlwh(np.zeros((0, 4)))
-    else:
-        b = from_tlwh([[x, y, 40, 100] for _, x, y in people], score=score, cls=[p for p, _, _ in people])
-    b["frame"] = frame
-    b["camera"] = 2
-    return b
-
-
-def run(tracker, frames: list[np.ndarray], embeddings: list[np.ndarray | None] | None = None) -> np.ndarray:
-    out = []
-    for i, dets in enumerate(frames):
-        emb = embeddings[i] if embeddings is not None else None
-        tracks = tracker.update(dets, embeddings=emb)
-        assert tracks.dtype == BOX_DTYPE
-        if len(tracks):
-            assert (tracks["frame"] == dets["frame"][0] if len(dets) else True).all()
-            assert (tracks["camera"] == 2).all() or not len(dets)
-        out.append(tracks)
-    return concat(out)
-
-
-def ids_per_person(frames: list[np.ndarray], tracks: np.ndarray) -> dict[int, set[int]]:
-    """Track ids matched (one-to-one, IoU >= 0.5) to each synthetic person over the sequence."""
-    seen: dict[int, set[int]] = {}
-    for dets in frames:
-        if not len(dets):
-            continue
-        t = tracks[tracks["frame"] == dets["frame"][0]]
-        m, _, _ = linear_assignment(1.0 - iou_matrix(xyxy(dets), xyxy(t)), thresh=0.5)
-        for person in dets["cls"]:
-            seen.setdefault(int(person), set())
-        for i, k in m:
-            seen[int(dets["cls"][i])].add(int(t["id"][k]))
-    return seen
 
 
 def crossing_scene(gap: int) -> list[np.ndarray]:

@@ -92,12 +92,16 @@ class BotSort(ByteTracker):
         if feats is None or not tracks or any(f is None for f in track_feats):
             return cost
         emb = cosine_distance(np.stack(track_feats), feats) / 2.0
-        # Overlapping people swap ids on IoU alone; a crop that clearly shows somebody else must not match.
-        veto = emb > p.appearance_veto
+        veto = self._veto(emb)
         emb[(emb > p.appearance_thresh) | far] = 1.0
         cost = np.minimum(cost, emb)
         cost[veto] = 1.0
         return cost
+
+    def _veto(self, emb: np.ndarray) -> np.ndarray:
+        """Pairs that may not match at all: overlapping people swap ids on IoU alone, and a crop that
+        clearly shows somebody else (half cosine distance above ``appearance_veto``) must not continue a track."""
+        return emb > self.params.appearance_veto
 
     def _extra_association(self, unmatched, boxes, scores, feats):
         """Re-acquire long-lost tracks by appearance alone, inside a walking-distance gate."""

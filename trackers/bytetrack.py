@@ -141,6 +141,14 @@ class ByteTracker(TrackerBase):
     def _extra_association(self, unmatched: np.ndarray, boxes, scores, feats) -> np.ndarray:
         return unmatched  # hook: the appearance tracker re-acquires long-lost tracks here
 
+    def _associate_low(self, tracks: list[STrack], low: np.ndarray, boxes, scores) -> list[STrack]:
+        """BYTE's second stage: low-score detections (often occluded people) continue tracked tracks, by
+        IoU alone; the detection's feature is not learnt.  Returns the tracks left unmatched."""
+        cost = self._cost(tracks, boxes[low], scores[low], None, "second")
+        m, unmatched, _ = linear_assignment(cost, self.params.second_match_thresh)
+        self._update([(tracks[i], low[j]) for i, j in m], boxes, scores, None)
+        return [tracks[i] for i in unmatched]
+
     # --- one frame -----------------------------------------------------------------------------
     def _step(self, boxes, scores, embeddings):
         p = self.params
@@ -159,14 +167,9 @@ class ByteTracker(TrackerBase):
         m, u_trk, u_det = linear_assignment(cost, p.match_thresh)
         self._update([(pool[i], high[j]) for i, j in m], boxes, scores, feats)
 
-        # 2) low-score detections vs the still-unmatched tracked (not lost) tracks, IoU only
-        rest = [pool[i] for i in u_trk if pool[i].state == TRACKED]
-        fl = feats[low] if feats is not None else None
-        cost = self._cost(rest, boxes[low], scores[low], fl, "second")
-        m, u_rest, _ = linear_assignment(cost, p.second_match_thresh)
-        self._update([(rest[i], low[j]) for i, j in m], boxes, scores, None)  # occluded views: keep the feature
-        for i in u_rest:
-            rest[i].state = LOST
+        # 2) low-score detections vs the still-unmatched tracked (not lost) tracks
+        for t in self._associate_low([pool[i] for i in u_trk if pool[i].state == TRACKED], low, boxes, scores):
+            t.state = LOST
 
         # 3) unconfirmed tracks vs the remaining high-score detections
         left = high[u_det]

@@ -125,6 +125,12 @@ class OcSort(TrackerBase):
                          for t in trk]).reshape(-1, 4)
         return self._match(trk, det, boxes, scores, iou_matrix(last, boxes[det]), shortcut=False)
 
+    def _associate_low(self, trk: np.ndarray, predicted: np.ndarray, boxes, scores) -> np.ndarray:
+        """BYTE (``use_byte``): low-score detections vs the predicted boxes of the unmatched tracks."""
+        p = self.params
+        low = np.flatnonzero((scores > p.low_thresh) & (scores < p.det_thresh))
+        return self._match(trk, low, boxes, scores, iou_matrix(predicted[trk], boxes[low]), shortcut=False)[0]
+
     def _step(self, boxes, scores, embeddings):
         p = self.params
         self.tracks, predicted = predict_tracks(self.tracks)
@@ -133,10 +139,8 @@ class OcSort(TrackerBase):
         bonus = self._direction_cost(boxes[high], scores[high]) if self.tracks else None
         um_t, um_d = self._match(np.arange(len(self.tracks)), high, boxes, scores,
                                  iou_matrix(predicted, boxes[high]), bonus)
-        if p.use_byte:  # low-score detections vs the predicted boxes of the unmatched tracks
-            low = np.flatnonzero((scores > p.low_thresh) & (scores < p.det_thresh))
-            um_t, _ = self._match(um_t, low, boxes, scores, iou_matrix(predicted[um_t], boxes[low]),
-                                  shortcut=False)
+        if p.use_byte:
+            um_t = self._associate_low(um_t, predicted, boxes, scores)
         um_t, um_d = self._recover(um_t, um_d, boxes, scores)
         for t in um_t:
             self.tracks[t].kf.freeze()  # remember the state at the loss, for ORU
