@@ -76,7 +76,7 @@ MUTATIONS: list[Mutation] = [
     Mutation("sort.min_hits", "trackers.sort:sort_style_output", _no_min_hits,
              (TT + "test_sort_min_hits_output_rule",)),
     Mutation("sort.max_age", "trackers.sort:Sort.frames", lambda orig: lambda self, s: 10**6,
-             (TT + "test_sort_min_hits_output_rule", TT + "test_sort_reproduces_reference_mota_on_tud_campus")),
+             (TT + "test_buffers_are_in_seconds", TT + "test_sort_reproduces_reference_mota_on_tud_campus")),
     Mutation("bytetrack.low_score_association", "trackers.bytetrack:ByteTracker._associate_low",
              _returns_first_arg, (BT + "test_low_score_detections_continue_the_track",)),
     Mutation("bytetrack.duplicate_removal", "trackers.bytetrack:ByteTracker._remove_duplicates", _no_op,
@@ -101,10 +101,10 @@ MUTATIONS: list[Mutation] = [
              lambda orig: importlib.import_module("trackers.bytetrack").ByteTracker._cost,
              (BS + "test_appearance_keeps_ids_through_an_iou_ambiguous_crossing",)),
     Mutation("botsort.reacquisition", "trackers.botsort:BotSort._extra_association", _returns_first_arg,
-             (TT + "test_appearance_reacquires_after_long_gap",)),
+             (BS + "test_appearance_reacquires_after_long_gap",)),
     Mutation("botsort.appearance_veto", "trackers.botsort:BotSort._veto",
              lambda orig: lambda self, emb: np.zeros(emb.shape, dtype=bool),
-             (TT + "test_appearance_veto_refuses_a_box_that_shows_somebody_else",)),
+             (BS + "test_appearance_veto_refuses_a_box_that_shows_somebody_else",)),
 ]
 
 

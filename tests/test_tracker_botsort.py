@@ -1,9 +1,9 @@
-"""BoT-SORT's own mechanism: IoU fused with appearance keeps identities where IoU alone cannot."""
+"""BoT-SORT's own mechanisms: IoU fused with appearance, long-gap re-acquisition, the appearance veto."""
 
 from __future__ import annotations
 
 import numpy as np
-from tracker_scenes import keeps_ids, run, turn_back_crossing
+from tracker_scenes import frame_boxes, ids_per_person, keeps_ids, reappear_scene, run, turn_back_crossing
 
 from trackers import TRACKERS
 
@@ -22,3 +22,25 @@ def test_appearance_keeps_ids_through_an_iou_ambiguous_crossing():
     assert keeps_ids(frames, run(TRACKERS.build("botsort", {}, frame_rate=25.0), frames, embs))
     motion = TRACKERS.build("botsort", {"motion_only": True}, frame_rate=25.0)
     assert not keeps_ids(frames, run(motion, frames, embs))
+
+
+def test_appearance_reacquires_after_long_gap():
+    frames, embs = reappear_scene(fps=25.0, gap_s=3.0, turn_back=True)
+    app = ids_per_person(frames, run(TRACKERS.build("botsort", {}, frame_rate=25.0), frames, embs))
+    assert len(app[1]) == 1 and app[1] != app[2]
+    motion = TRACKERS.build("botsort", {"motion_only": True}, frame_rate=25.0)
+    mot = ids_per_person(frames, run(motion, frames, embs))
+    assert len(mot[1]) == 2  # a new id after the gap
+    no_emb = ids_per_person(frames, run(TRACKERS.build("botsort", {}, frame_rate=25.0), frames))
+    assert len(no_emb[1]) == 2  # no embeddings given: motion only
+
+
+def test_appearance_veto_refuses_a_box_that_shows_somebody_else():
+    """Person 1 stands still; at frame 11 person 1 is gone and person 2 is detected almost in the same box."""
+    frames = [frame_boxes(f, [(1, 100.0, 100.0)] if f <= 10 else [(2, 108.0, 100.0)]) for f in range(1, 21)]
+    embs = [np.eye(16)[[0 if f <= 10 else 1]] for f in range(1, 21)]
+    plain = ids_per_person(frames, run(TRACKERS.build("botsort", {}, frame_rate=25.0), frames, embs))
+    assert plain[1] == plain[2]  # BoT-SORT's min(IoU, appearance) fusion keeps the id on IoU alone
+    veto = TRACKERS.build("botsort", {"appearance_veto": 0.3}, frame_rate=25.0)
+    vetoed = ids_per_person(frames, run(veto, frames, embs))
+    assert len(vetoed[2]) == 1 and vetoed[1] != vetoed[2]

@@ -84,3 +84,26 @@ def turn_back_crossing(speed: float = 8.0, away: int = 10, dy: float = 20.0) -> 
         people = [(1, xa, 100.0), (2, xb, 100.0 + dy)]
         frames.append(frame_boxes(f, [] if abs(xa - xb) < 20 else people))
     return frames
+
+
+def reappear_scene(
+    fps: float, gap_s: float, turn_back: bool, speed: float = 60.0
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Person 1 walks right, is unseen for ``gap_s`` s, reappears (back left when ``turn_back``);
+    person 2 stands still far away.  Returns detections and row-aligned embeddings."""
+    rng = np.random.default_rng(0)
+    identity = {1: np.eye(16)[0], 2: np.eye(16)[1]}
+    n_walk, n_gap = int(fps), int(round(gap_s * fps))
+    frames, embs = [], []
+    for f in range(1, n_walk + n_gap + int(fps) + 1):
+        people = [(2, 500.0, 50.0)]
+        if f <= n_walk:
+            people.append((1, 100 + speed * f / fps, 200.0))
+        elif f > n_walk + n_gap:
+            x = 100 + speed * n_walk / fps + (-120.0 if turn_back else 0.0)
+            people.append((1, x, 200.0))
+        dets = frame_boxes(f, people)
+        frames.append(dets)
+        e = np.stack([identity[int(p)] for p in dets["cls"]]) + 0.05 * rng.standard_normal((len(dets), 16))
+        embs.append(e)
+    return frames, embs

@@ -20,7 +20,14 @@ import numpy as np
 from mtmc.errors import ConfigError
 from trackers import TRACKERS
 from trackers.bytetrack import LOST, ByteTracker, ByteTrackParams, STrack, _boxes
-from trackers.matching import cosine_distance, fuse_score, iou_matrix, l2_normalize, linear_assignment
+from trackers.matching import (
+    box_centres,
+    cosine_distance,
+    fuse_score,
+    iou_matrix,
+    l2_normalize,
+    linear_assignment,
+)
 
 
 @dataclass
@@ -114,9 +121,7 @@ class BotSort(ByteTracker):
         cost = cosine_distance(np.stack([t.feat for t in cands]), feats[unmatched])
         last = np.stack([t.obs for t in cands])
         det = boxes[unmatched]
-        centre_t = (last[:, :2] + last[:, 2:]) / 2.0
-        centre_d = (det[:, :2] + det[:, 2:]) / 2.0
-        dist = np.linalg.norm(centre_t[:, None, :] - centre_d[None, :, :], axis=2)
+        dist = np.linalg.norm(box_centres(last)[:, None, :] - box_centres(det)[None, :, :], axis=2)
         height = (last[:, 3] - last[:, 1])[:, None]
         gap_s = np.array([(self.frame_count - t.last) / self.frame_rate for t in cands])[:, None]
         cost[dist > height * (1.0 + p.max_speed * gap_s)] = np.inf

@@ -12,6 +12,12 @@ import numpy as np
 _EMPTY_MATCHES = np.empty((0, 2), dtype=np.int64)
 
 
+def box_centres(b: np.ndarray) -> np.ndarray:
+    """(..., 4) x1, y1, x2, y2 -> (..., 2) centre x, y."""
+    b = np.asarray(b, dtype=np.float64)
+    return (b[..., :2] + b[..., 2:4]) / 2.0
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of (N, 4) and (M, 4) x1, y1, x2, y2 boxes -> (N, M)."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)

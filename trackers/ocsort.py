@@ -24,7 +24,7 @@ import numpy as np
 from mtmc.errors import ConfigError
 from trackers import TRACKERS
 from trackers.base import TrackerBase, sort_style_output
-from trackers.matching import associate_iou, iou_matrix
+from trackers.matching import associate_iou, box_centres, iou_matrix
 from trackers.sort import SortTrack, predict_tracks
 
 
@@ -47,10 +47,6 @@ class OcSortParams:
                 raise ConfigError(f"{p}{name}: expected a number in [0, 1], got {getattr(self, name)}")
         if self.max_age <= 0 or self.delta_t <= 0 or self.min_hits < 0 or self.inertia < 0:
             raise ConfigError(f"{p}max_age/delta_t: expected positive seconds; min_hits/inertia: non-negative")
-
-
-def _centres(b: np.ndarray) -> np.ndarray:
-    return np.stack([(b[..., 0] + b[..., 2]) / 2.0, (b[..., 1] + b[..., 3]) / 2.0], axis=-1)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -78,7 +74,7 @@ class _Track(SortTrack):
 
     def update(self, box: np.ndarray, score: float, delta: int) -> None:
         if self.last_obs is not None:
-            self.velocity = _unit(_centres(box) - _centres(self.previous_obs(delta)))
+            self.velocity = _unit(box_centres(box) - box_centres(self.previous_obs(delta)))
             if self.kf.frozen:  # ORU: the track was lost for time_since_update frames
                 self.kf.reupdate(self.last_obs, box, self.time_since_update)
         self.kf.thaw()
@@ -103,8 +99,8 @@ class OcSort(TrackerBase):
         """OCM: (tracks, dets) bonus for detections in the direction the track has been moving."""
         prev = [t.previous_obs(self.delta) for t in self.tracks]
         valid = np.array([b is not None for b in prev])
-        prev_c = _centres(np.stack([b if b is not None else np.zeros(4) for b in prev]))
-        direction = _unit(_centres(boxes)[None, :, :] - prev_c[:, None, :])  # (T, D, 2)
+        prev_c = box_centres(np.stack([b if b is not None else np.zeros(4) for b in prev]))
+        direction = _unit(box_centres(boxes)[None, :, :] - prev_c[:, None, :])  # (T, D, 2)
         vel = np.stack([t.velocity for t in self.tracks])
         cos = np.clip(np.einsum("tdk,tk->td", direction, vel), -1.0, 1.0)
         angle = (np.pi / 2.0 - np.abs(np.arccos(cos))) / np.pi  # in [-1/2, 1/2], 0 when no velocity
