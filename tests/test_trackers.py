@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from conftest import shared_path
 from scipy.optimize import linear_sum_assignment
+from tracker_scenes import frame_boxes, ids_per_person, reappear_scene, run
 
-from mtmc.boxes import BOX_DTYPE, concat, from_tlwh, xyxy
+from mtmc.boxes import BOX_DTYPE, concat
 from mtmc.config import load_yaml
 from mtmc.errors import ConfigError, MtmcError
 from trackers import TRACKERS
@@ -65,45 +66,6 @@ def test_iou_cosine_fuse():
 # ------------------------------------------------------------------------------------------------
 
 
-def frame_boxes(frame: int, people: list[tuple[int, float, float]], score: float = 0.9) -> np.ndarray:
-    """Detections of one frame: (gt id, x, y) per person, 40x100 boxes; gt id kept in ``cls``."""
-    if not people:
-        b = from_tlwh(np.zeros((0, 4)))
-    else:
-        b = from_tlwh([[x, y, 40, 100] for _, x, y in people], score=score, cls=[p for p, _, _ in people])
-    b["frame"] = frame
-    b["camera"] = 2
-    return b
-
-
-def run(tracker, frames: list[np.ndarray], embeddings: list[np.ndarray | None] | None = None) -> np.ndarray:
-    out = []
-    for i, dets in enumerate(frames):
-        emb = embeddings[i] if embeddings is not None else None
-        tracks = tracker.update(dets, embeddings=emb)
-        assert tracks.dtype == BOX_DTYPE
-        if len(tracks):
-            assert (tracks["frame"] == dets["frame"][0] if len(dets) else True).all()
-            assert (tracks["camera"] == 2).all() or not len(dets)
-        out.append(tracks)
-    return concat(out)
-
-
-def ids_per_person(frames: list[np.ndarray], tracks: np.ndarray) -> dict[int, set[int]]:
-    """Track ids matched (one-to-one, IoU >= 0.5) to each synthetic person over the sequence."""
-    seen: dict[int, set[int]] = {}
-    for dets in frames:
-        if not len(dets):
-            continue
-        t = tracks[tracks["frame"] == dets["frame"][0]]
-        m, _, _ = linear_assignment(1.0 - iou_matrix(xyxy(dets), xyxy(t)), thresh=0.5)
-        for person in dets["cls"]:
-            seen.setdefault(int(person), set())
-        for i, k in m:
-            seen[int(dets["cls"][i])].add(int(t["id"][k]))
-    return seen
-
-
 def crossing_scene(gap: int) -> list[np.ndarray]:
     """Two people cross (boxes overlap at IoU ~0.5), then person 1 is missed for ``gap`` frames."""
     frames = []
@@ -126,63 +88,19 @@ def test_ids_kept_through_crossing_and_occlusion(name):
     assert tracks["id"].min() >= 1
 
 
-def reappear_scene(
-    fps: float, gap_s: float, turn_back: bool, speed: float = 60.0
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Person 1 walks right, is unseen for ``gap_s`` s, reappears (back left when ``turn_back``);
-    person 2 stands still far away.  Returns detections and row-aligned embeddings."""
-    rng = np.random.default_rng(0)
-    identity = {1: np.eye(16)[0], 2: np.eye(16)[1]}
-    n_walk, n_gap = int(fps), int(round(gap_s * fps))
-    frames, embs = [], []
-    for f in range(1, n_walk + n_gap + int(fps) + 1):
-        people = [(2, 500.0, 50.0)]
-        if f <= n_walk:
-            people.append((1, 100 + speed * f / fps, 200.0))
-        elif f > n_walk + n_gap:
-            x = 100 + speed * n_walk / fps + (-120.0 if turn_back else 0.0)
-            people.append((1, x, 200.0))
-        dets = frame_boxes(f, people)
-        frames.append(dets)
-        e = np.stack([identity[int(p)] for p in dets["cls"]]) + 0.05 * rng.standard_normal((len(dets), 16))
-        embs.append(e)
-    return frames, embs
-
-
-def test_appearance_reacquires_after_long_gap():
-    frames, embs = reappear_scene(fps=25.0, gap_s=3.0, turn_back=True)
-    app = ids_per_person(frames, run(TRACKERS.build("botsort", {}, frame_rate=25.0), frames, embs))
-    assert len(app[1]) == 1 and app[1] != app[2]
-    motion = TRACKERS.build("botsort", {"motion_only": True}, frame_rate=25.0)
-    mot = ids_per_person(frames, run(motion, frames, embs))
-    assert len(mot[1]) == 2  # a new id after the gap
-    no_emb = ids_per_person(frames, run(TRACKERS.build("botsort", {}, frame_rate=25.0), frames))
-    assert len(no_emb[1]) == 2  # no embeddings given: motion only
-
-
-def test_appearance_veto_refuses_a_box_that_shows_somebody_else():
-    """Person 1 stands still; at frame 11 person 1 is gone and person 2 is detected almost in the same box."""
-    frames = [frame_boxes(f, [(1, 100.0, 100.0)] if f <= 10 else [(2, 108.0, 100.0)]) for f in range(1, 21)]
-    embs = [np.eye(16)[[0 if f <= 10 else 1]] for f in range(1, 21)]
-    plain = ids_per_person(frames, run(TRACKERS.build("botsort", {}, frame_rate=25.0), frames, embs))
-    assert plain[1] == plain[2]  # BoT-SORT's min(IoU, appearance) fusion keeps the id on IoU alone
-    veto = TRACKERS.build("botsort", {"appearance_veto": 0.3}, frame_rate=25.0)
-    vetoed = ids_per_person(frames, run(veto, frames, embs))
-    assert len(vetoed[2]) == 1 and vetoed[1] != vetoed[2]
-
-
-@pytest.mark.parametrize("name", ["bytetrack", "ocsort", "botsort"])
+@pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("fps", [15.0, 30.0])
 def test_buffers_are_in_seconds(name, fps):
-    # default buffers are 1 s: a standing person unseen for 0.6 s keeps the id, for 1.6 s does not, at any fps
+    # buffers of 1 s (the defaults; SORT's set so): a standing person unseen for 0.6 s keeps the id, for
+    # 1.6 s does not, at any fps -- max_age / track_buffer mean seconds in every tracker
     for gap_s, expected in ((0.6, 1), (1.6, 2)):
         frames, _ = reappear_scene(fps=fps, gap_s=gap_s, turn_back=False, speed=0.0)
         frames = [f[f["cls"] == 1] if len(f[f["cls"] == 1]) else f[:0] for f in frames]
         for i, f in enumerate(frames):
             if not len(f):
                 frames[i] = frame_boxes(i + 1, [])
-        tracker = TRACKERS.build(name, {"motion_only": True} if name == "botsort" else {}, frame_rate=fps)
-        seen = ids_per_person(frames, run(tracker, frames))
+        params = {"botsort": {"motion_only": True}, "sort": {"max_age": 1.0}}.get(name, {})
+        seen = ids_per_person(frames, run(TRACKERS.build(name, params, frame_rate=fps), frames))
         assert len(seen[1]) == expected, (gap_s, seen)
 
 
@@ -229,7 +147,9 @@ def test_sort_reproduces_reference_mota_on_tud_campus():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_yaml_defaults_match_dataclass(name):
-    cfg = load_yaml(ROOT / "configs" / "trackers" / f"{name}.yaml")["tracker"]
+    path = ROOT / "configs" / "trackers" / f"{name}.yaml"
+    assert "in SECONDS" in path.read_text()  # each config says the unit of its durations
+    cfg = load_yaml(path)["tracker"]
     assert cfg["name"] == name
     defaults = {f.name: f.default for f in dataclasses.fields(TRACKERS.entry(name).params)}
     assert cfg["params"] == defaults

@@ -20,11 +20,21 @@ import numpy as np
 from mtmc.errors import ConfigError
 from trackers import TRACKERS
 from trackers.bytetrack import LOST, ByteTracker, ByteTrackParams, STrack, _boxes
-from trackers.matching import cosine_distance, fuse_score, iou_matrix, l2_normalize, linear_assignment
+from trackers.matching import (
+    box_centres,
+    cosine_distance,
+    fuse_score,
+    iou_matrix,
+    l2_normalize,
+    linear_assignment,
+)
 
 
 @dataclass
 class BotSortParams(ByteTrackParams):
+    # SORT's confirmation (3 matches after birth) rather than ByteTrack's 1: on MOT15 public detections a
+    # track's 2nd and 3rd boxes are more often false than true (+1.1 MOTA pooled, IDF1 unchanged)
+    min_hits: int = 3
     proximity_thresh: float = 0.5  # min IoU for the appearance cost to be considered
     appearance_thresh: float = 0.25  # max half cosine distance for the appearance cost to be considered
     appearance_veto: float = 1.0  # half cosine distance above which a pair may not match at all (1 = off)
@@ -89,12 +99,16 @@ class BotSort(ByteTracker):
         if feats is None or not tracks or any(f is None for f in track_feats):
             return cost
         emb = cosine_distance(np.stack(track_feats), feats) / 2.0
-        # Overlapping people swap ids on IoU alone; a crop that clearly shows somebody else must not match.
-        veto = emb > p.appearance_veto
+        veto = self._veto(emb)
         emb[(emb > p.appearance_thresh) | far] = 1.0
         cost = np.minimum(cost, emb)
         cost[veto] = 1.0
         return cost
+
+    def _veto(self, emb: np.ndarray) -> np.ndarray:
+        """Pairs that may not match at all: overlapping people swap ids on IoU alone, and a crop that
+        clearly shows somebody else (half cosine distance above ``appearance_veto``) must not continue a track."""
+        return emb > self.params.appearance_veto
 
     def _extra_association(self, unmatched, boxes, scores, feats):
         """Re-acquire long-lost tracks by appearance alone, inside a walking-distance gate."""
@@ -107,9 +121,7 @@ class BotSort(ByteTracker):
         cost = cosine_distance(np.stack([t.feat for t in cands]), feats[unmatched])
         last = np.stack([t.obs for t in cands])
         det = boxes[unmatched]
-        centre_t = (last[:, :2] + last[:, 2:]) / 2.0
-        centre_d = (det[:, :2] + det[:, 2:]) / 2.0
-        dist = np.linalg.norm(centre_t[:, None, :] - centre_d[None, :, :], axis=2)
+        dist = np.linalg.norm(box_centres(last)[:, None, :] - box_centres(det)[None, :, :], axis=2)
         height = (last[:, 3] - last[:, 1])[:, None]
         gap_s = np.array([(self.frame_count - t.last) / self.frame_rate for t in cands])[:, None]
         cost[dist > height * (1.0 + p.max_speed * gap_s)] = np.inf

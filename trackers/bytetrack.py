@@ -3,7 +3,8 @@
 High-score detections are matched first to all tracks (tracked and recently lost) by IoU fused
 with the detection score; low-score detections then rescue the still-unmatched tracked tracks
 (occluded people get low scores); unconfirmed (one-frame) tracks take what is left, and remaining
-high-score detections above ``new_track_thresh`` start new tracks.  Lost tracks are kept for
+high-score detections above ``new_track_thresh`` start new tracks, output once matched in
+``min_hits`` consecutive frames after their birth (1 in the paper).  Lost tracks are kept for
 ``track_buffer`` seconds.  :class:`ByteTracker` is also the skeleton of the appearance tracker.
 """
 
@@ -33,6 +34,7 @@ class ByteTrackParams:
     track_buffer: float = 1.0  # seconds a lost track is kept (the paper's 30 frames at 30 fps)
     fuse_score: bool = True  # multiply IoU by the detection score (the paper's setting, not for MOT20)
     duplicate_iou: float = 0.85  # a lost track overlapping a tracked one this much is a duplicate
+    min_hits: int = 1  # consecutive matches after its birth before a new track is output (SORT's meaning)
 
     def validate(self, key_path: str = "") -> None:
         p = f"{key_path}." if key_path else ""
@@ -41,6 +43,8 @@ class ByteTrackParams:
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ConfigError(f"{p}{name}: expected a number in [0, 1], got {v}")
+        if self.min_hits < 0:
+            raise ConfigError(f"{p}min_hits: expected a non-negative integer, got {self.min_hits}")
         if self.track_buffer <= 0:
             raise ConfigError(f"{p}track_buffer: expected a positive number of seconds, got {self.track_buffer}")
 
@@ -108,7 +112,8 @@ class ByteTracker(TrackerBase):
         for t, m, c, d in zip(tracks, mean, cov, idx):
             t.mean, t.cov = m, c
             t.tracklet_len = t.tracklet_len + 1 if t.state == TRACKED else 0
-            t.state, t.activated, t.score, t.last, t.obs = TRACKED, True, scores[d], self.frame_count, boxes[d]
+            t.activated = t.activated or t.tracklet_len >= self.params.min_hits
+            t.state, t.score, t.last, t.obs = TRACKED, scores[d], self.frame_count, boxes[d]
             if feats is not None:
                 self._update_feature(t, feats[d])
 
@@ -136,6 +141,14 @@ class ByteTracker(TrackerBase):
     def _extra_association(self, unmatched: np.ndarray, boxes, scores, feats) -> np.ndarray:
         return unmatched  # hook: the appearance tracker re-acquires long-lost tracks here
 
+    def _associate_low(self, tracks: list[STrack], low: np.ndarray, boxes, scores) -> list[STrack]:
+        """BYTE's second stage: low-score detections (often occluded people) continue tracked tracks, by
+        IoU alone; the detection's feature is not learnt.  Returns the tracks left unmatched."""
+        cost = self._cost(tracks, boxes[low], scores[low], None, "second")
+        m, unmatched, _ = linear_assignment(cost, self.params.second_match_thresh)
+        self._update([(tracks[i], low[j]) for i, j in m], boxes, scores, None)
+        return [tracks[i] for i in unmatched]
+
     # --- one frame -----------------------------------------------------------------------------
     def _step(self, boxes, scores, embeddings):
         p = self.params
@@ -154,14 +167,9 @@ class ByteTracker(TrackerBase):
         m, u_trk, u_det = linear_assignment(cost, p.match_thresh)
         self._update([(pool[i], high[j]) for i, j in m], boxes, scores, feats)
 
-        # 2) low-score detections vs the still-unmatched tracked (not lost) tracks, IoU only
-        rest = [pool[i] for i in u_trk if pool[i].state == TRACKED]
-        fl = feats[low] if feats is not None else None
-        cost = self._cost(rest, boxes[low], scores[low], fl, "second")
-        m, u_rest, _ = linear_assignment(cost, p.second_match_thresh)
-        self._update([(rest[i], low[j]) for i, j in m], boxes, scores, None)  # occluded views: keep the feature
-        for i in u_rest:
-            rest[i].state = LOST
+        # 2) low-score detections vs the still-unmatched tracked (not lost) tracks
+        for t in self._associate_low([pool[i] for i in u_trk if pool[i].state == TRACKED], low, boxes, scores):
+            t.state = LOST
 
         # 3) unconfirmed tracks vs the remaining high-score detections
         left = high[u_det]

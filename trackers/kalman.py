@@ -105,17 +105,19 @@ class SortKalman:
         return self._saved is not None
 
     def reupdate(self, last_box: np.ndarray, new_box: np.ndarray, gap: int) -> None:
-        """ORU: rewind to the frozen state and re-run the ``gap`` lost frames along a virtual trajectory
-        interpolated linearly (in centre / width / height) from ``last_box`` to ``new_box``."""
+        """ORU: rewind to the frozen state (predicted to the first lost frame) and re-run the ``gap`` frames
+        since ``last_box`` along a virtual trajectory interpolated linearly (in centre / width / height)
+        up to ``new_box``.  As in the reference code the last virtual observation is ``new_box`` itself
+        and the caller then updates with it once more."""
         if self._saved is None:
             return
         self.kf.__dict__.update(self._saved)
         self._saved = None
         a, b = np.asarray(last_box, dtype=np.float64), np.asarray(new_box, dtype=np.float64)
-        for k in range(1, gap):  # frames strictly between the two observations
+        for k in range(1, gap + 1):
             self.kf.update(xyxy_to_xysr(a + (b - a) * (k / gap)).reshape(4, 1))
-            self.predict()
-        # the caller then applies the real observation at the current frame
+            if k < gap:
+                self.kf.predict()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,6 +12,12 @@ import numpy as np
 _EMPTY_MATCHES = np.empty((0, 2), dtype=np.int64)
 
 
+def box_centres(b: np.ndarray) -> np.ndarray:
+    """(..., 4) x1, y1, x2, y2 -> (..., 2) centre x, y."""
+    b = np.asarray(b, dtype=np.float64)
+    return (b[..., :2] + b[..., 2:4]) / 2.0
+
+
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Pairwise IoU of (N, 4) and (M, 4) x1, y1, x2, y2 boxes -> (N, M)."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
@@ -56,6 +62,33 @@ def linear_assignment(
     unmatched_rows = np.setdiff1d(np.arange(rows), matches[:, 0], assume_unique=True)
     unmatched_cols = np.setdiff1d(np.arange(cols), matches[:, 1], assume_unique=True)
     return matches, unmatched_rows, unmatched_cols
+
+
+def associate_iou(
+    iou: np.ndarray, threshold: float, bonus: np.ndarray | None = None, shortcut: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """SORT's association on a (rows, cols) IoU matrix.
+
+    With ``shortcut``, when the pairs above ``threshold`` already form a one-to-one matching they are
+    taken as they are; otherwise the assignment maximising IoU (plus ``bonus``, e.g. OC-SORT's direction
+    consistency) is solved.  Pairs with IoU below ``threshold`` are then dropped.
+    Returns ``(matches (K, 2) [row, col], unmatched_rows, unmatched_cols)``.
+    """
+    iou = np.asarray(iou, dtype=np.float64)
+    rows, cols = iou.shape
+    if rows == 0 or cols == 0:
+        return _EMPTY_MATCHES.copy(), np.arange(rows), np.arange(cols)
+    above = iou > threshold
+    if shortcut and above.sum(1).max() == 1 and above.sum(0).max() == 1:
+        matches = np.stack(np.nonzero(above), axis=1).astype(np.int64)
+    else:
+        matches, _, _ = linear_assignment(-(iou if bonus is None else iou + bonus))
+    matches = matches[iou[matches[:, 0], matches[:, 1]] >= threshold]
+    return (
+        matches,
+        np.setdiff1d(np.arange(rows), matches[:, 0], assume_unique=True),
+        np.setdiff1d(np.arange(cols), matches[:, 1], assume_unique=True),
+    )
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:

@@ -10,7 +10,9 @@ SORT's Kalman filter and IoU association, with three fixes for occlusion and non
   re-run along a virtual trajectory interpolated between the two observations, undoing the error
   accumulated while coasting.
 
-Output boxes are the last observations, as in the reference.  Durations are in seconds.
+With ``det_thresh: 0.6, max_age: 1.0, delta_t: 0.1, output_filtered: false`` and a 30 fps video this
+is the reference implementation (noahcao/OC_SORT) box for box; ``use_byte`` is its optional
+ByteTrack-style association of low-score detections.  Durations are in seconds.
 """
 
 from __future__ import annotations
@@ -22,31 +24,29 @@ import numpy as np
 from mtmc.errors import ConfigError
 from trackers import TRACKERS
 from trackers.base import TrackerBase, sort_style_output
-from trackers.matching import iou_matrix, linear_assignment
-from trackers.sort import SortTrack, associate_iou
+from trackers.matching import associate_iou, box_centres, iou_matrix
+from trackers.sort import SortTrack, predict_tracks
 
 
 @dataclass
 class OcSortParams:
-    det_thresh: float = 0.5  # detections below are ignored
+    det_thresh: float = 0.6  # detections scoring more take part in association and start tracks
     max_age: float = 1.0  # seconds a track coasts without a match (the paper's 30 frames at 30 fps)
     min_hits: int = 3  # consecutive matches before a track is output (a count, not a duration)
     iou_threshold: float = 0.3  # minimum IoU of a match
     delta_t: float = 0.1  # seconds back for the direction estimate (the paper's 3 frames at 30 fps)
     inertia: float = 0.2  # weight of the direction-consistency term (OCM)
-    output_filtered: bool = False  # output the Kalman estimate instead of the last observation (reference)
+    use_byte: bool = False  # also match low-score detections (low_thresh, det_thresh] to unmatched tracks
+    low_thresh: float = 0.1  # detections at or below are ignored (with use_byte)
+    output_filtered: bool = True  # output the Kalman estimate (the reference outputs the last detection)
 
     def validate(self, key_path: str = "") -> None:
         p = f"{key_path}." if key_path else ""
-        for name in ("det_thresh", "iou_threshold"):
+        for name in ("det_thresh", "iou_threshold", "low_thresh"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{p}{name}: expected a number in [0, 1], got {getattr(self, name)}")
         if self.max_age <= 0 or self.delta_t <= 0 or self.min_hits < 0 or self.inertia < 0:
             raise ConfigError(f"{p}max_age/delta_t: expected positive seconds; min_hits/inertia: non-negative")
-
-
-def _centres(b: np.ndarray) -> np.ndarray:
-    return np.stack([(b[:, 0] + b[:, 2]) / 2.0, (b[:, 1] + b[:, 3]) / 2.0], axis=1)
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -74,8 +74,7 @@ class _Track(SortTrack):
 
     def update(self, box: np.ndarray, score: float, delta: int) -> None:
         if self.last_obs is not None:
-            prev = self.previous_obs(delta)
-            self.velocity = _unit(_centres(box[None])[0] - _centres(prev[None])[0])
+            self.velocity = _unit(box_centres(box) - box_centres(self.previous_obs(delta)))
             if self.kf.frozen:  # ORU: the track was lost for time_since_update frames
                 self.kf.reupdate(self.last_obs, box, self.time_since_update)
         self.kf.thaw()
@@ -83,11 +82,7 @@ class _Track(SortTrack):
         self.observations[self.age] = box
         for old in [a for a in self.observations if a < self.age - delta]:
             del self.observations[old]  # only the last delta_t frames are ever looked up
-        self.time_since_update = 0
-        self.hits += 1
-        self.hit_streak += 1
-        self.score = score
-        self.kf.update(box)
+        super().update(box, score)
 
 
 class OcSort(TrackerBase):
@@ -104,55 +99,52 @@ class OcSort(TrackerBase):
         """OCM: (tracks, dets) bonus for detections in the direction the track has been moving."""
         prev = [t.previous_obs(self.delta) for t in self.tracks]
         valid = np.array([b is not None for b in prev])
-        prev_c = _centres(np.stack([b if b is not None else np.zeros(4) for b in prev]))
-        direction = _unit(_centres(boxes)[None, :, :] - prev_c[:, None, :])  # (T, D, 2)
+        prev_c = box_centres(np.stack([b if b is not None else np.zeros(4) for b in prev]))
+        direction = _unit(box_centres(boxes)[None, :, :] - prev_c[:, None, :])  # (T, D, 2)
         vel = np.stack([t.velocity for t in self.tracks])
         cos = np.clip(np.einsum("tdk,tk->td", direction, vel), -1.0, 1.0)
         angle = (np.pi / 2.0 - np.abs(np.arccos(cos))) / np.pi  # in [-1/2, 1/2], 0 when no velocity
         return angle * valid[:, None] * self.params.inertia * scores[None, :]
 
+    def _match(self, trk: np.ndarray, det: np.ndarray, boxes, scores, iou, bonus=None, shortcut=True):
+        """Associate tracks ``trk`` with detections ``det`` on ``iou`` (+ ``bonus``), update the matched
+        tracks; return the unmatched track and detection indices."""
+        m, ut, ud = associate_iou(iou, self.params.iou_threshold, bonus, shortcut)
+        for i, j in m:
+            self.tracks[trk[i]].update(boxes[det[j]], scores[det[j]], self.delta)
+        return trk[ut], det[ud]
+
+    def _recover(self, trk: np.ndarray, det: np.ndarray, boxes, scores):
+        """OCR: unmatched detections vs the last observed boxes of unmatched tracks."""
+        # a track never observed since its creation has no last box: a zero box overlaps nothing
+        last = np.array([self.tracks[t].last_obs if self.tracks[t].last_obs is not None else np.zeros(4)
+                         for t in trk]).reshape(-1, 4)
+        return self._match(trk, det, boxes, scores, iou_matrix(last, boxes[det]), shortcut=False)
+
+    def _associate_low(self, trk: np.ndarray, predicted: np.ndarray, boxes, scores) -> np.ndarray:
+        """BYTE (``use_byte``): low-score detections vs the predicted boxes of the unmatched tracks."""
+        p = self.params
+        low = np.flatnonzero((scores > p.low_thresh) & (scores < p.det_thresh))
+        return self._match(trk, low, boxes, scores, iou_matrix(predicted[trk], boxes[low]), shortcut=False)[0]
+
     def _step(self, boxes, scores, embeddings):
         p = self.params
-        keep = scores >= p.det_thresh
-        boxes, scores = boxes[keep], scores[keep]
-        predicted = np.array([t.predict() for t in self.tracks]).reshape(-1, 4)
-        ok = np.all(np.isfinite(predicted), axis=1)
-        if not ok.all():
-            self.tracks = [t for t, k in zip(self.tracks, ok) if k]
-            predicted = predicted[ok]
-
-        # first round: IoU + direction consistency on the predicted boxes
-        iou = iou_matrix(predicted, boxes)
-        matches = np.empty((0, 2), dtype=np.int64)
-        if min(iou.shape) > 0:
-            above = iou > p.iou_threshold
-            if above.sum(1).max() == 1 and above.sum(0).max() == 1:
-                matches = np.stack(np.nonzero(above), axis=1)
-            else:
-                matches, _, _ = linear_assignment(-(iou + self._direction_cost(boxes, scores)))
-            matches = matches[iou[matches[:, 0], matches[:, 1]] >= p.iou_threshold]
-        for t, d in matches:
-            self.tracks[t].update(boxes[d], scores[d], self.delta)
-        um_t = np.setdiff1d(np.arange(len(self.tracks)), matches[:, 0])
-        um_d = np.setdiff1d(np.arange(len(boxes)), matches[:, 1])
-
-        # OCR: unmatched detections vs the last observations of unmatched tracks
-        observed = np.array([self.tracks[t].last_obs is not None for t in um_t], dtype=bool)
-        if len(um_d) and observed.any():
-            cand = um_t[observed]
-            last = np.stack([self.tracks[t].last_obs for t in cand])
-            m, d_left, t_left = associate_iou(boxes[um_d], last, p.iou_threshold)
-            for d, t in m:
-                self.tracks[cand[t]].update(boxes[um_d[d]], scores[um_d[d]], self.delta)
-            um_t = np.concatenate([um_t[~observed], cand[t_left]])
-            um_d = um_d[d_left]
+        self.tracks, predicted = predict_tracks(self.tracks)
+        high = np.flatnonzero(scores > p.det_thresh)
+        # first round: IoU with the predicted boxes + direction consistency (OCM)
+        bonus = self._direction_cost(boxes[high], scores[high]) if self.tracks else None
+        um_t, um_d = self._match(np.arange(len(self.tracks)), high, boxes, scores,
+                                 iou_matrix(predicted, boxes[high]), bonus)
+        if p.use_byte:
+            um_t = self._associate_low(um_t, predicted, boxes, scores)
+        um_t, um_d = self._recover(um_t, um_d, boxes, scores)
         for t in um_t:
             self.tracks[t].kf.freeze()  # remember the state at the loss, for ORU
-
         for d in um_d:
             self.tracks.append(_Track(boxes[d], self.next_id(), scores[d]))
-        def box_of(t):  # the reference outputs the last observation, not the filtered state
-            return t.last_obs if t.last_obs is not None and not p.output_filtered else t.kf.box
+
+        def box_of(t):
+            return t.kf.box if p.output_filtered or t.last_obs is None else t.last_obs
 
         out = sort_style_output(self.tracks, p.min_hits, self.frame_count, box_of)
         self.tracks = [t for t in self.tracks if t.time_since_update <= self.max_age]

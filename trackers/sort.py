@@ -2,9 +2,9 @@
 
 Kalman box filter on ``[cx, cy, area, aspect]``, IoU association solved with the Hungarian/JV
 algorithm, a track is output on frames where it was matched once it has ``min_hits`` consecutive
-hits (or during the first ``min_hits`` frames).  ``max_age`` is in FRAMES (the reference value 1 is
-"delete after one missed frame" whatever the frame rate); it is the only frame-count parameter in
-this package.
+hits (or during the first ``min_hits`` frames).  ``max_age`` is in seconds like every duration in this
+package, rounded to whole frames and at least one: the default 0.04 s is the reference's one frame at
+any frame rate up to 37 fps.
 """
 
 from __future__ import annotations
@@ -17,19 +17,21 @@ from mtmc.errors import ConfigError
 from trackers import TRACKERS
 from trackers.base import TrackerBase, sort_style_output
 from trackers.kalman import SortKalman
-from trackers.matching import iou_matrix, linear_assignment
+from trackers.matching import associate_iou, iou_matrix
 
 
 @dataclass
 class SortParams:
-    max_age: int = 1  # frames a track survives without a match (reference value; frames, not seconds)
+    max_age: float = 0.04  # seconds a track survives unmatched (>= 1 frame; the reference's 1 frame)
     min_hits: int = 3  # consecutive matches before a track is output
     iou_threshold: float = 0.3  # minimum IoU for a match
 
     def validate(self, key_path: str = "") -> None:
         p = f"{key_path}." if key_path else ""
-        if self.max_age < 0 or self.min_hits < 0:
-            raise ConfigError(f"{p}max_age/min_hits: expected non-negative integers")
+        if not self.max_age > 0:
+            raise ConfigError(f"{p}max_age: expected a positive number of seconds, got {self.max_age}")
+        if self.min_hits < 0:
+            raise ConfigError(f"{p}min_hits: expected a non-negative integer, got {self.min_hits}")
         if not 0.0 <= self.iou_threshold <= 1.0:
             raise ConfigError(f"{p}iou_threshold: expected a number in [0, 1], got {self.iou_threshold}")
 
@@ -64,24 +66,14 @@ class SortTrack:
         self.kf.update(box)
 
 
-def associate_iou(dets: np.ndarray, trks: np.ndarray, iou_threshold: float) -> tuple[np.ndarray, ...]:
-    """SORT's association: maximise total IoU, then drop pairs below ``iou_threshold``.
-
-    When the thresholded IoU matrix is already a one-to-one matching it is taken as is.
-    Returns (matches [det, trk], unmatched dets, unmatched trks).
-    """
-    iou = iou_matrix(dets, trks)
-    if min(iou.shape) == 0:
-        return np.empty((0, 2), dtype=np.int64), np.arange(len(dets)), np.arange(len(trks))
-    above = iou > iou_threshold
-    if above.sum(1).max() == 1 and above.sum(0).max() == 1:
-        matches = np.stack(np.nonzero(above), axis=1)
-    else:
-        matches, _, _ = linear_assignment(-iou)
-    matches = matches[iou[matches[:, 0], matches[:, 1]] >= iou_threshold]
-    um_d = np.setdiff1d(np.arange(len(dets)), matches[:, 0])
-    um_t = np.setdiff1d(np.arange(len(trks)), matches[:, 1])
-    return matches, um_d, um_t
+def predict_tracks(tracks: list) -> tuple[list, np.ndarray]:
+    """Advance every track one frame; drop those whose prediction is not finite.
+    Returns (the kept tracks, their predicted x1, y1, x2, y2 boxes (K, 4))."""
+    predicted = np.array([t.predict() for t in tracks]).reshape(-1, 4)
+    ok = np.all(np.isfinite(predicted), axis=1)
+    if ok.all():
+        return tracks, predicted
+    return [t for t, k in zip(tracks, ok) if k], predicted[ok]
 
 
 class Sort(TrackerBase):
@@ -90,22 +82,19 @@ class Sort(TrackerBase):
     def __init__(self, params: SortParams, frame_rate: float):
         super().__init__(frame_rate)
         self.params = params
+        self.max_age = self.frames(params.max_age)
         self.tracks: list[SortTrack] = []
 
     def _step(self, boxes, scores, embeddings):
         p = self.params
-        predicted = np.array([t.predict() for t in self.tracks]).reshape(-1, 4)
-        ok = np.all(np.isfinite(predicted), axis=1)
-        if not ok.all():
-            self.tracks = [t for t, k in zip(self.tracks, ok) if k]
-            predicted = predicted[ok]
-        matches, um_d, _ = associate_iou(boxes, predicted, p.iou_threshold)
+        self.tracks, predicted = predict_tracks(self.tracks)
+        matches, um_d, _ = associate_iou(iou_matrix(boxes, predicted), p.iou_threshold)
         for d, t in matches:
             self.tracks[t].update(boxes[d], scores[d])
         for d in um_d:
             self.tracks.append(SortTrack(boxes[d], self.next_id(), scores[d]))
         out = sort_style_output(self.tracks, p.min_hits, self.frame_count, lambda t: t.kf.box)
-        self.tracks = [t for t in self.tracks if t.time_since_update <= p.max_age]
+        self.tracks = [t for t in self.tracks if t.time_since_update <= self.max_age]
         return out
 
 
