@@ -22,7 +22,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,10 +67,41 @@ def _no_min_hits(orig):
     return lambda tracks, min_hits, frame_count, box_of: orig(tracks, 0, frame_count, box_of)
 
 
+def _after_init(change):
+    """Replace ``__init__`` by the original followed by ``change(self)`` (a parameter set to its off value)."""
+    def disable(orig):
+        def init(self, *args, **kwargs):
+            orig(self, *args, **kwargs)
+            change(self)
+
+        return init
+
+    return disable
+
+
+def _no_fusion_veto(self):
+    self.p = replace(self.p, min_similarity=-np.inf)
+
+
+def _stream_without_latency(orig):
+    def due(self, frame):
+        return orig(self, None)
+
+    return due
+
+
+def _emit_without_uniqueness(orig):
+    return lambda self, frame, tracks, tracklets, label, unique: orig(self, frame, tracks, tracklets, label, False)
+
+
 BT = "tests/test_tracker_bytetrack.py::"
 OC = "tests/test_tracker_ocsort.py::"
 BS = "tests/test_tracker_botsort.py::"
 TT = "tests/test_trackers.py::"
+AS = "tests/test_association_stages.py::"
+AT = "tests/test_association.py::"
+AR = "tests/test_association_refine.py::"
+ST = "tests/test_association_stream.py::"
 
 MUTATIONS: list[Mutation] = [
     Mutation("sort.min_hits", "trackers.sort:sort_style_output", _no_min_hits,
@@ -105,6 +136,51 @@ MUTATIONS: list[Mutation] = [
     Mutation("botsort.appearance_veto", "trackers.botsort:BotSort._veto",
              lambda orig: lambda self, emb: np.zeros(emb.shape, dtype=bool),
              (BS + "test_appearance_veto_refuses_a_box_that_shows_somebody_else",)),
+    # -- the global association, one row per stage rule (mtmc/association) --
+    Mutation("association.scheduling.refresh_not_before", "mtmc.association.scheduling:CropScheduler.__init__",
+             _after_init(lambda self: setattr(self, "refresh", 1)),
+             (AS + "test_a_refresh_is_requested_after_refresh_seconds_and_not_before",)),
+    Mutation("association.scheduling.refresh_not_after", "mtmc.association.scheduling:CropScheduler.__init__",
+             _after_init(lambda self: setattr(self, "refresh", self.refresh + 3)),
+             (AS + "test_a_refresh_is_requested_after_refresh_seconds_and_not_before",)),
+    Mutation("association.scheduling.clean_crops", "mtmc.association.scheduling:CropScheduler.clean",
+             lambda orig: lambda self, camera, tracks: np.ones(len(tracks), dtype=bool),
+             (AT + "test_reid_scheduling_asks_only_for_clean_new_or_stale_crops",)),
+    Mutation("association.entries.continuation", "mtmc.association.entries:EntryDecisions._plausible_continuation",
+             lambda orig: lambda self, lost, new: False,
+             (AS + "test_a_person_lost_a_moment_ago_nearby_is_continued_without_reid",)),
+    Mutation("association.entries.reid_on_entry", "mtmc.association.entries:EntryDecisions._best_candidate",
+             lambda orig: lambda self, frame, ident, roots: (None, "reentry"),
+             (AS + "test_a_returning_person_takes_the_old_id_back_by_appearance_only",)),
+    Mutation("association.entries.colocated", "mtmc.association.entries:EntryDecisions._colocated",
+             lambda orig: lambda self, frame, a, b: True,
+             (AS + "test_a_look_alike_never_takes_the_id_of_somebody_present_at_once",)),
+    Mutation("association.identities.co_presence", "mtmc.association.identities:IdentityStore.can_merge",
+             lambda orig: lambda self, a, b: True,
+             (AS + "test_a_look_alike_never_takes_the_id_of_somebody_present_at_once",)),
+    Mutation("association.fusion.appearance_veto", "mtmc.association.fusion:CrossCameraFusion.__init__",
+             _after_init(_no_fusion_veto),
+             (AS + "test_fusion_joins_two_views_of_one_person_and_appearance_vetoes_somebody_else",)),
+    Mutation("association.consistency.drift", "mtmc.association.consistency:ConsistencyRules.detach_inconsistent",
+             lambda orig: lambda self, seen, frame, watching: [],
+             (AS + "test_a_tracklet_that_drifts_away_from_its_identity_is_detached",)),
+    Mutation("association.consistency.appearance_switch",
+             "mtmc.association.consistency:ConsistencyRules.detach_switched",
+             lambda orig: lambda self, seen, frame, watching: [],
+             (AT + "test_a_tracker_id_switch_is_split_by_appearance",)),
+    Mutation("association.refine.offline", "mtmc.association.refine:average_linkage",
+             lambda orig: lambda *args, **kwargs: None,
+             (AR + "test_offline_refinement_corrects_a_wrong_reentry_decision",)),
+    Mutation("association.window.refresh", "mtmc.association.window:WindowRefiner.maybe_refresh",
+             _no_op, (ST + "test_a_wrong_entry_decision_is_corrected_inside_the_window",)),
+    Mutation("association.stream.latency", "mtmc.association.stream:IdStream.due", _stream_without_latency,
+             (ST + "test_every_box_is_emitted_once_latency_frames_late_and_never_changed",)),
+    Mutation("association.stream.one_id_per_box", "mtmc.association.stream:IdStream.emit",
+             _emit_without_uniqueness,
+             (ST + "test_a_window_join_of_overlapping_visits_never_puts_one_id_on_two_boxes",)),
+    Mutation("association.none.cameras_apart", "mtmc.association.per_camera:PerCameraIds.__init__",
+             _after_init(lambda self: setattr(self, "offset", 0)),
+             (AS + "test_per_camera_ids_stay_apart_across_cameras",)),
 ]
 
 

@@ -122,3 +122,11 @@ def test_a_tracklet_that_drifts_away_from_its_identity_is_detached():
         f += 1
         out = step(assoc, f, [[(1, 2.0, 2.0)], [(7, 5.0, 5.0)]])
     assert out[0]["id"][0] != out[1]["id"][0]
+
+
+# -- the ``none`` association -------------------------------------------------------------------------
+
+def test_per_camera_ids_stay_apart_across_cameras():
+    assoc = ASSOCIATORS.build("none", None, scene=scene(2))
+    out = assoc.update(1, [boxes(1, 0, [(3, 1.0, 1.0)]), boxes(1, 1, [(3, 1.0, 1.0)])], [None, None])
+    assert out[0]["id"][0] != out[1]["id"][0]

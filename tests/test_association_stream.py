@@ -189,3 +189,20 @@ def test_track_online_writes_exactly_what_the_stream_emitted(stream_scene, tmp_p
         key = np.lexsort((expected["id"], expected["frame"]))
         assert np.array_equal(written["frame"], expected["frame"][key])
         assert np.array_equal(written["id"], expected["id"][key])
+
+
+def test_a_window_join_of_overlapping_visits_never_puts_one_id_on_two_boxes():
+    """Track 1 (A) overlaps the start of track 2 (also A) for 6 frames in one camera: the window joins
+    the visits (impure ends tolerated), and in the overlapping frames only one box carries the id."""
+    params = {"latency_seconds": 2.0, "refine": {"threshold": 0.6, "max_overlap": 0.35}}
+    assoc = ASSOCIATORS.build("global", params, scene=one_room(1), has_reid=True)
+    emitted = []
+    for f in range(1, 121):
+        people = ([(1, 1.0, 1.0)] if f <= 60 else []) + ([(2, 4.0, 4.0)] if f >= 55 else [])
+        emitted += list(step(assoc, f, [people], [[A] * len(people)])[0])
+    emitted += list(assoc.flush()[0])
+    pairs = [(int(b["frame"]), int(b["id"])) for b in emitted]
+    assert len(set(pairs)) == len(pairs)  # no id twice in a frame
+    only_first = {i for f, i in pairs if f < 55}  # frames with track 1 alone...
+    only_second = {i for f, i in pairs if f > 61}  # ...and with track 2 alone
+    assert only_first == only_second and len(only_first) == 1  # one person across the two visits
