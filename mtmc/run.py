@@ -55,7 +55,7 @@ def run_tracking(
         write_text(stage / "config.yaml", dump_config(cfg))
         for name, boxes in zip(result.cameras, result.tracks):
             write_mot(stage / "tracks" / f"{name}.txt", boxes)
-        write_global(stage / "global.txt", _concat(result.tracks))
+        write_global(stage / "global.txt", result.tracks)  # camera by camera: no copy of the whole run
         if cfg.output.videos:
             from mtmc.visualize import write_annotated_videos
 
@@ -102,9 +102,3 @@ def evaluate_run(scene, result: PipelineResult, cfg: PipelineConfig):
         raise DataError(f"no tracks for camera {missing[0]!r}")
     pred = {name: boxes for name, boxes in zip(result.cameras, result.tracks) if name in gt}
     return evaluate(gt, pred, iou_threshold=cfg.eval.iou_threshold, hota=cfg.eval.hota)
-
-
-def _concat(parts):
-    from mtmc.boxes import concat
-
-    return concat(parts)
