@@ -65,8 +65,8 @@ def main(argv=None) -> int:
     configs = args.config or [str(ROOT / "configs" / "lab.yaml")]
 
     from mtmc.config import load_config
+    from mtmc.embedders import build_embedder
     from mtmc.run import run_tracking
-    from reid.embedder import build_embedder
 
     name, _, weights = args.reid.partition("=")
     base = [f"reid.model={name}", f"reid.weights={weights}", "output.map=false"] + args.set

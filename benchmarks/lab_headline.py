@@ -111,8 +111,8 @@ def main(argv=None) -> int:
 
     from mtmc.atomic import atomic_path, write_json
     from mtmc.config import load_config
+    from mtmc.embedders import build_embedder
     from mtmc.run import run_tracking
-    from reid.embedder import build_embedder
 
     # Resumable: rows already in --out (same seed, detector and setting) are kept, not run again.
     done = json.loads(Path(args.out).read_text()) if Path(args.out).is_file() else []

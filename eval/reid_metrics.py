@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mtmc.errors import DataError
+from mtmc.vectors import l2_normalize
 
 _BLOCK_ELEMENTS = 1 << 23  # ~8M distances per block: a few int64 / bool work arrays stay < ~150 MB
 
@@ -33,9 +34,7 @@ def pairwise_distance(qf: Any, gf: Any, metric: str = "euclidean") -> Any:
     q = np.asarray(qf, dtype=np.float32 if np.asarray(qf).dtype == np.float32 else np.float64)
     g = np.asarray(gf, dtype=q.dtype)
     if metric == "cosine":
-        qn = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), 1e-12)
-        gn = g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
-        return 1.0 - qn @ gn.T
+        return 1.0 - l2_normalize(q) @ l2_normalize(g).T
     # |q|^2 + |g|^2 - 2 q.g; clamp tiny negatives from rounding before the square root
     d2 = (q * q).sum(1)[:, None] + (g * g).sum(1)[None, :] - 2.0 * (q @ g.T)
     np.maximum(d2, 0.0, out=d2)

@@ -28,6 +28,13 @@ import numpy as np
 from mtmc.atomic import write_json
 from mtmc.errors import DataError, read_json_file
 
+MAX_CONDITION = 1e12  # a homography worse conditioned than this maps the plane to (nearly) a line
+
+
+def _check_finite(arr: np.ndarray, camera: str, key: str, source: str | Path | None) -> None:
+    if not np.isfinite(arr).all():
+        raise DataError(f"camera {camera!r}: {key!r} holds non-finite values (NaN or infinity)", path=source)
+
 
 class Camera:
     """A calibrated camera: image <-> ground-plane mapping, and 3D projection when known."""
@@ -63,10 +70,10 @@ class Camera:
                 raise DataError(f"camera {name!r}: projection matrix P is singular on the ground plane") from None
         self.H = np.asarray(homography, dtype=np.float64).reshape(3, 3)
         self.H /= self.H[2, 2] if abs(self.H[2, 2]) > 1e-12 else 1.0
-        try:
-            self.H_inv = np.linalg.inv(self.H)
-        except np.linalg.LinAlgError:
-            raise DataError(f"camera {name!r}: ground-plane homography is singular") from None
+        # inv() only fails on exact singularity; rounding makes a rank-deficient H merely ill-conditioned
+        if not np.isfinite(self.H).all() or np.linalg.cond(self.H) > MAX_CONDITION:
+            raise DataError(f"camera {name!r}: ground-plane homography is singular")
+        self.H_inv = np.linalg.inv(self.H)
         # Sign of the homogeneous coordinate for points in front of the camera (image centre as reference).
         centre = np.array([self.image_size[0] / 2.0, self.image_size[1] / 2.0, 1.0])
         self._front_sign = float(np.sign((self.H @ centre)[2]) or 1.0)
@@ -205,12 +212,13 @@ class Camera:
             if key not in data or data[key] is None:
                 return None
             try:
-                arr = np.asarray(data[key], dtype=np.float64)
-                return arr.reshape(shape)
+                arr = np.asarray(data[key], dtype=np.float64).reshape(shape)
             except (ValueError, TypeError):
                 raise DataError(
                     f"camera {name!r}: {key!r} must be a {'x'.join(map(str, shape))} matrix of numbers", path=source
                 ) from None
+            _check_finite(arr, name, key, source)
+            return arr
 
         if not isinstance(data, dict):
             raise DataError(f"camera {name!r}: expected a mapping of calibration fields", path=source)
@@ -230,6 +238,7 @@ class Camera:
                 dist = np.asarray(data["dist"], dtype=np.float64).ravel()
             except (ValueError, TypeError):
                 raise DataError(f"camera {name!r}: 'dist' must be a list of numbers", path=source) from None
+            _check_finite(dist, name, "dist", source)
         partial = [k for k, v in (("K", K), ("R", R), ("t", t)) if v is not None]
         if partial and len(partial) < 3 and P is None and H is None:
             missing = sorted({"K", "R", "t"} - set(partial))
@@ -244,6 +253,10 @@ class Camera:
             cam = cls(name, tuple(size), K=K, dist=dist, R=R, t=t, P=P, homography=H)
         except np.linalg.LinAlgError:
             raise DataError(f"camera {name!r}: calibration matrix is singular", path=source) from None
+        except DataError as err:
+            if err.path is None and source is not None:
+                raise DataError(err.message, path=source) from None
+            raise
         return cam
 
 

@@ -10,7 +10,6 @@ dataclass; changing ``name`` in a later layer drops the params of earlier layers
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import types
 import typing
@@ -313,7 +312,3 @@ def load_config(
 def dump_config(cfg: Any) -> str:
     """The fully resolved config as YAML text (re-loadable with :func:`load_config`)."""
     return yaml.safe_dump(to_dict(cfg), sort_keys=False)
-
-
-def replace(obj: T, **changes: Any) -> T:
-    return dataclasses.replace(obj, **changes)  # type: ignore[type-var]

@@ -36,8 +36,10 @@ from mtmc.association import ASSOCIATORS
 from mtmc.boxes import concat, foot_points
 from mtmc.config import PipelineConfig
 from mtmc.detectors import DETECTORS
+from mtmc.embedders import build_embedder
+from mtmc.io.scene import Scene
 from mtmc.postprocess import interpolate_gaps
-from mtmc.stages import FrameSet
+from mtmc.stages import Detector, Embedder, FrameSet
 from trackers import TRACKERS
 
 FOOT_MARGIN_PX = 3.0  # boxes reaching this close to the image bottom have no visible foot point
@@ -69,24 +71,16 @@ class PipelineResult:
 class Pipeline:
     """Detector -> per-camera trackers -> ReID -> ground plane -> association, for one scene."""
 
-    def __init__(self, cfg: PipelineConfig, scene, embedder=None):
-        from reid.embedder import build_embedder
-
+    def __init__(self, cfg: PipelineConfig, scene: Scene, embedder: Embedder | None = None):
         self.cfg = cfg
         self.scene = scene
-        self.cameras = [c.name for c in scene.cameras]
-        self.calibration = [
-            scene.calibration.get(name) if scene.calibration else None for name in self.cameras
-        ]
-        self.detector = DETECTORS.build(cfg.detector.name, cfg.detector.params, scene=scene)
+        self.cameras = scene.camera_names
+        self.calibration = [scene.camera_calibration(cam.index) for cam in scene.cameras]
+        self.detector: Detector = DETECTORS.build(cfg.detector.name, cfg.detector.params, scene=scene)
         self.trackers = [
             TRACKERS.build(cfg.tracker.name, cfg.tracker.params, frame_rate=scene.fps) for _ in self.cameras
         ]
-        if embedder is None and cfg.reid.model == "oracle":
-            from mtmc.association.oracle import OracleEmbedder
-
-            embedder = OracleEmbedder(scene)  # upper bound: appearance = ground-truth identity
-        self.embedder = embedder if embedder is not None else build_embedder(cfg.reid)
+        self.embedder: Embedder | None = embedder if embedder is not None else build_embedder(cfg.reid, scene)
         self.associator = ASSOCIATORS.build(
             cfg.association.name, cfg.association.params, scene=scene, has_reid=self.embedder is not None
         )
@@ -106,8 +100,8 @@ class Pipeline:
         for cam, (tracker, dets) in enumerate(zip(self.trackers, detections)):
             image = frames.images[cam] if frames.images else None
             det_emb = None
-            if self.embedder is not None and getattr(tracker, "uses_embeddings", False) and (
-                image is not None or not getattr(self.embedder, "needs_pixels", True)
+            if self.embedder is not None and tracker.uses_embeddings and (
+                image is not None or not self.embedder.needs_pixels
             ):
                 det_emb = self._embed(image, dets)
             t_start = time.perf_counter()
@@ -176,8 +170,7 @@ class Pipeline:
     @property
     def needs_pixels(self) -> bool:
         """Whether any stage looks at the images (else the reader may skip decoding)."""
-        embedder_pixels = self.embedder is not None and getattr(self.embedder, "needs_pixels", True)
-        return bool(getattr(self.detector, "needs_pixels", True)) or embedder_pixels
+        return self.detector.needs_pixels or (self.embedder is not None and self.embedder.needs_pixels)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -192,7 +185,7 @@ class Pipeline:
         """Embed only the tracks the associator asks for (new tracklets, periodic refresh, clean crops)."""
         if self.embedder is None or len(tracks) == 0:
             return None
-        if image is None and getattr(self.embedder, "needs_pixels", True):
+        if image is None and self.embedder.needs_pixels:
             return None
         wanted = self.associator.wants_embeddings(cam, tracks)
         if not np.any(wanted):

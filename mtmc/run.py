@@ -1,5 +1,8 @@
 """One tracking run end to end: open the input, run the pipeline, write every output atomically.
 
+Outputs are written only once everything is computed, through a staging folder: a run that fails
+or is interrupted (Ctrl-C) leaves the run folder as it was.
+
 Run folder layout::
 
     runs/NAME/config.yaml        fully resolved config (re-run with ``mtmc track INPUT -c runs/NAME/config.yaml``)
@@ -17,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from mtmc.atomic import write_text
+from mtmc.atomic import staged_outputs, write_text
 from mtmc.config import PipelineConfig, dump_config
 from mtmc.errors import DataError
 from mtmc.pipeline import Pipeline, PipelineResult
@@ -41,61 +44,59 @@ def run_tracking(
     from mtmc.io.writers import write_global, write_summary
 
     scene = open_input(input_path)
-    if progress:
-        for warning in scene.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    write_text(out_dir / "config.yaml", dump_config(cfg))
-
+    for warning in scene.warnings:  # also with --quiet: a warning is about the input, not progress
+        print(f"warning: {warning}", file=sys.stderr)
     pipeline = Pipeline(cfg, scene, embedder=embedder)
     start = time.perf_counter()
     result: PipelineResult = pipeline.run(progress=progress, online=online)
     wall = time.perf_counter() - start
+    report = evaluate_run(scene, result, cfg) if evaluate else None
 
-    tracks_dir = out_dir / "tracks"
-    for name, boxes in zip(result.cameras, result.tracks):
-        write_mot(tracks_dir / f"{name}.txt", boxes)
-    write_global(out_dir / "global.txt", _concat(result.tracks))
+    # Everything is computed: write it all, or (error, Ctrl-C) nothing.
+    out_dir = Path(out_dir)
+    outputs = {"config": out_dir / "config.yaml", "tracks": out_dir / "tracks", "global": out_dir / "global.txt"}
+    with staged_outputs(out_dir) as stage:
+        write_text(stage / "config.yaml", dump_config(cfg))
+        for name, boxes in zip(result.cameras, result.tracks):
+            write_mot(stage / "tracks" / f"{name}.txt", boxes)
+        write_global(stage / "global.txt", result.tracks)  # camera by camera: no copy of the whole run
+        if cfg.output.videos:
+            from mtmc.visualize import write_annotated_videos
 
-    outputs = {"config": out_dir / "config.yaml", "tracks": tracks_dir, "global": out_dir / "global.txt"}
-    if cfg.output.videos:
-        from mtmc.visualize import write_annotated_videos
+            trail = int(cfg.output.trail_seconds * scene.fps)
+            write_annotated_videos(scene, result.tracks, stage / "videos", trail)
+            outputs["videos"] = out_dir / "videos"
+        if cfg.output.map:
+            from mtmc.visualize import write_map
 
-        write_annotated_videos(scene, result.tracks, out_dir / "videos", int(cfg.output.trail_seconds * scene.fps))
-        outputs["videos"] = out_dir / "videos"
-    if cfg.output.map:
-        from mtmc.visualize import write_map
-
-        if write_map(result.tracks, out_dir / "map.png", out_dir / "map.mp4", scene.fps, scene):
-            outputs["map"] = out_dir / "map.png"
-            outputs["map_video"] = out_dir / "map.mp4"
-
-    summary = {
-        "input": str(Path(input_path).resolve()),
-        "scene": scene.name,
-        "fps": scene.fps,
-        "detector": cfg.detector.name,
-        "tracker": cfg.tracker.name,
-        "reid": cfg.reid.model,
-        "association": cfg.association.name,
-        "online": online,
-        "latency_frames": int(pipeline.associator.latency),
-        "wall_seconds": round(wall, 3),
-        **result.as_dict(),
-        "frame_base": 1,
-        "outputs": {k: str(v) for k, v in outputs.items()},
-    }
-    if evaluate:
-        report = evaluate_run(scene, result, cfg, out_dir)
+            if write_map(result.tracks, stage / "map.png", stage / "map.mp4", scene.fps, scene):
+                outputs["map"] = out_dir / "map.png"
+                outputs["map_video"] = out_dir / "map.mp4"
+        summary = {
+            "input": str(Path(input_path).resolve()),
+            "scene": scene.name,
+            "fps": scene.fps,
+            "detector": cfg.detector.name,
+            "tracker": cfg.tracker.name,
+            "reid": cfg.reid.model,
+            "association": cfg.association.name,
+            "online": online,
+            "latency_frames": int(pipeline.associator.latency),
+            "wall_seconds": round(wall, 3),
+            **result.as_dict(),
+            "frame_base": 1,
+        }
         if report is not None:
+            report.to_json(stage / "metrics.json")
+            report.to_csv(stage / "metrics.csv")
             summary["metrics"] = report.rows
-            summary["outputs"]["metrics"] = str(out_dir / "metrics.json")
-    write_summary(out_dir / "summary.json", summary)
+            outputs["metrics"] = out_dir / "metrics.json"
+        summary["outputs"] = {k: str(v) for k, v in outputs.items()}
+        write_summary(stage / "summary.json", summary)
     return summary
 
 
-def evaluate_run(scene, result: PipelineResult, cfg: PipelineConfig, out_dir: Path):
+def evaluate_run(scene, result: PipelineResult, cfg: PipelineConfig):
     """Score a run against the scene's ground truth (None when there is none)."""
     from eval.mot import evaluate
 
@@ -106,13 +107,4 @@ def evaluate_run(scene, result: PipelineResult, cfg: PipelineConfig, out_dir: Pa
     if missing:
         raise DataError(f"no tracks for camera {missing[0]!r}")
     pred = {name: boxes for name, boxes in zip(result.cameras, result.tracks) if name in gt}
-    report = evaluate(gt, pred, iou_threshold=cfg.eval.iou_threshold, hota=cfg.eval.hota)
-    report.to_json(out_dir / "metrics.json")
-    report.to_csv(out_dir / "metrics.csv")
-    return report
-
-
-def _concat(parts):
-    from mtmc.boxes import concat
-
-    return concat(parts)
+    return evaluate(gt, pred, iou_threshold=cfg.eval.iou_threshold, hota=cfg.eval.hota)

@@ -7,7 +7,10 @@ Follow one time step through :mod:`mtmc.pipeline`:
 (appearance vectors for the crops that need them) -> ``Associator.update``
 (global ids across cameras) -> writers.
 
-All boxes are :data:`mtmc.boxes.BOX_DTYPE` arrays.
+All boxes are :data:`mtmc.boxes.BOX_DTYPE` arrays.  Besides its method, each stage declares what it
+consumes, so the pipeline never guesses: ``Detector.needs_pixels`` / ``Embedder.needs_pixels`` (when
+no stage needs pixels the reader skips decoding) and ``Tracker.uses_embeddings`` (the pipeline embeds
+every detection for such a tracker).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ class FrameSet:
 class Detector(Protocol):
     """Finds people in the images of one time step (batched over cameras)."""
 
+    needs_pixels: bool  # False: works from annotations (simulated, det files); frames need not be decoded
+
     def detect(self, frames: FrameSet) -> list[np.ndarray]:
         """One box array per camera, in ``frames.cameras`` order, ``id`` = -1."""
         ...
@@ -40,6 +45,8 @@ class Detector(Protocol):
 @runtime_checkable
 class Tracker(Protocol):
     """Links one camera's detections over time into tracks with per-camera ids."""
+
+    uses_embeddings: bool  # True: update() wants an embedding for every detection
 
     def update(
         self, detections: np.ndarray, frame: np.ndarray | None = None, embeddings: np.ndarray | None = None
@@ -54,6 +61,7 @@ class Embedder(Protocol):
     """Turns person crops into L2-normalised appearance vectors."""
 
     dim: int
+    needs_pixels: bool  # False: embeds from box fields alone (the oracle); ``image`` may be None
 
     def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         """(N, dim) float32 unit vectors for BGR uint8 crops."""

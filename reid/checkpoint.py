@@ -1,4 +1,4 @@
-"""Training checkpoints (atomic), RNG state capture and loading model weights."""
+"""Training checkpoints (atomic) and RNG state capture; model weights load through :mod:`reid.weights`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from mtmc.atomic import atomic_path
 from mtmc.errors import DataError
@@ -28,6 +27,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+TRAIN_FORMAT = "mtmc-reid-train/1"  # the ``format`` of reid.engine's training checkpoints
 
 
 def seed_everything(seed: int) -> None:
@@ -50,41 +52,3 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file
         raise DataError(f"cannot read checkpoint: {err}", path=path) from None
-
-
-def extract_state_dict(obj: Any) -> dict[str, torch.Tensor]:
-    """The model weights inside a plain state dict, a training checkpoint or a torchreid-style dict."""
-    if isinstance(obj, dict):
-        for key in ("model", "state_dict", "model_state_dict"):
-            if isinstance(obj.get(key), dict):
-                obj = obj[key]
-                break
-    if not isinstance(obj, dict) or not all(torch.is_tensor(v) for v in obj.values()):
-        raise DataError("expected a state dict or a checkpoint holding one under 'model' / 'state_dict'")
-    return {k.removeprefix("module."): v for k, v in obj.items()}
-
-
-def load_model_weights(model: nn.Module, path: str | Path) -> list[str]:
-    """Load matching weights into ``model``; returns the checkpoint keys that were skipped.
-
-    Keys the model lacks (e.g. classifiers when building with ``num_classes=0``) and tensors of a
-    different shape (a classifier for another number of identities) are skipped; a model
-    parameter missing from the file is an error.
-    """
-    path = Path(path)
-    try:
-        weights = extract_state_dict(load_checkpoint(path))
-    except DataError as err:
-        raise DataError(err.message, path=path) from None
-    own = model.state_dict()
-    usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    missing = [k for k in own if k not in usable and not _is_classifier(k)]
-    if missing:
-        raise DataError(f"weights do not fit this model: {len(missing)} tensors missing or of another shape, "
-                        f"e.g. {missing[0]}", path=path)
-    model.load_state_dict(usable, strict=False)
-    return sorted(set(weights) - set(usable))
-
-
-def _is_classifier(key: str) -> bool:
-    return "classifier" in key

@@ -1,5 +1,8 @@
 """Appearance embedders (the ``mtmc.stages.Embedder`` protocol) on torch or onnxruntime.
 
+They are the ``torch`` and ``onnx`` backends of :data:`mtmc.embedders.EMBEDDERS`
+(:func:`torch_embedder`, :func:`onnx_embedder` build them from a ``reid`` config).
+
 Both cut boxes out of a BGR frame, resize the crops to the model's input size (cv2, linear),
 convert BGR -> RGB when the model wants RGB, scale to [0, 1], normalise with mean / std, run
 the model in batches and return float32 L2-normalised rows.  Boxes with no pixel inside the
@@ -17,14 +20,10 @@ import cv2
 import numpy as np
 
 from mtmc.errors import ConfigError, DataError
+from mtmc.vectors import l2_normalize
 from reid.registry import IMAGENET_MEAN, IMAGENET_STD, ModelInfo, model_info
 
 Triple = tuple[float, float, float]
-
-
-def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.maximum(norms, eps)).astype(np.float32, copy=False)
 
 
 class _Preprocessor:
@@ -75,6 +74,7 @@ def crop_boxes(image: np.ndarray, boxes: np.ndarray) -> tuple[list[np.ndarray], 
 
 
 class _BaseEmbedder:
+    needs_pixels = True  # crops are cut from the frame (mtmc.stages.Embedder)
     dim: int
     batch_size: int
     flip: bool
@@ -235,32 +235,39 @@ def _floats(text: str | None) -> Triple | None:
     return tuple(float(v) for v in text.split(",")) if text else None  # type: ignore[return-value]
 
 
-def build_embedder(cfg) -> TorchEmbedder | OnnxEmbedder | None:
-    """The embedder a ``mtmc.config.ReidConfig`` describes; ``None`` for ``model: none``."""
-    if cfg.model in ("none", "", None):
-        return None
+def _weights(cfg) -> Path | None:
+    """``reid.weights`` as a path that exists (DataError otherwise), or None."""
     weights = Path(cfg.weights) if cfg.weights else None
-    is_onnx = weights is not None and weights.suffix.lower() == ".onnx"
-    backend = cfg.backend
-    if backend == "onnx" and not is_onnx:
-        raise ConfigError(
-            "reid.backend: 'onnx' needs reid.weights to be an .onnx file (see `mtmc reid export`)"
-        )
-    if backend == "torch" and is_onnx:
-        raise ConfigError("reid.backend: 'torch' cannot run an .onnx file; use backend: onnx or auto")
     if weights is not None and not weights.is_file():
         raise DataError("reid.weights: file not found", path=weights)
-    if cfg.model == "onnx" or is_onnx:
-        if weights is None or not is_onnx:
-            raise ConfigError("reid.weights: model 'onnx' needs an .onnx file")
-        if cfg.model != "onnx":  # a zoo model exported to ONNX: preprocess as the zoo says
-            info = model_info(cfg.model)
-            sizes = {"input_size": info.input_size, "rgb": info.rgb, "mean": info.mean, "std": info.std}
-        else:  # foreign: the config says (input_size may come from a static input shape instead)
-            size = tuple(cfg.input_size) if cfg.input_size is not None else None
-            sizes = {"input_size": size, "rgb": cfg.rgb, "mean": tuple(cfg.mean), "std": tuple(cfg.std)}
-        providers = _providers(cfg.device)
-        return OnnxEmbedder(weights, batch_size=cfg.batch_size, flip=cfg.flip, providers=providers, **sizes)
+    return weights
+
+
+def _is_onnx(weights: Path | None) -> bool:
+    return weights is not None and weights.suffix.lower() == ".onnx"
+
+
+def onnx_embedder(cfg) -> OnnxEmbedder:
+    """The ``onnx`` backend: an exported zoo model (preprocessed as the zoo says) or a foreign file."""
+    if cfg.weights is None or not _is_onnx(Path(cfg.weights)):
+        what = "model 'onnx'" if cfg.model == "onnx" else "reid.backend: 'onnx'"
+        raise ConfigError(f"{what} needs reid.weights to be an .onnx file (see `mtmc reid export`)")
+    weights = _weights(cfg)
+    if cfg.model != "onnx":  # a zoo model exported to ONNX: preprocess as the zoo says
+        info = model_info(cfg.model)
+        sizes = {"input_size": info.input_size, "rgb": info.rgb, "mean": info.mean, "std": info.std}
+    else:  # foreign: the config says (input_size may come from a static input shape instead)
+        size = tuple(cfg.input_size) if cfg.input_size is not None else None
+        sizes = {"input_size": size, "rgb": cfg.rgb, "mean": tuple(cfg.mean), "std": tuple(cfg.std)}
+    providers = _providers(cfg.device)
+    return OnnxEmbedder(weights, batch_size=cfg.batch_size, flip=cfg.flip, providers=providers, **sizes)
+
+
+def torch_embedder(cfg) -> TorchEmbedder:
+    """The ``torch`` backend: a zoo model, random-init (with a warning) or from a weights file."""
+    weights = _weights(cfg)
+    if _is_onnx(weights):
+        raise ConfigError("reid.backend: 'torch' cannot run an .onnx file; use backend: onnx or auto")
     info = model_info(cfg.model)
     if cfg.input_size is not None:  # e.g. a model trained at a reduced resolution
         info = dataclasses.replace(info, input_size=tuple(cfg.input_size))

@@ -8,7 +8,6 @@ A run killed mid-epoch therefore loses at most that epoch.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable
@@ -23,8 +22,8 @@ from mtmc.config import dump_config, to_dict
 from mtmc.errors import ConfigError, DataError
 from reid import registry
 from reid.checkpoint import (
+    TRAIN_FORMAT,
     load_checkpoint,
-    load_model_weights,
     rng_state,
     save_checkpoint,
     seed_everything,
@@ -45,6 +44,7 @@ from reid.reporting import plot_history, write_metrics_csv
 from reid.schedules import as_lambda, build_schedule, chain, cosine_cycles_lr
 from reid.swag import SWAG, bma_embeddings, swa_model
 from reid.train_config import LossSection, TrainRecipe
+from reid.weights import load_weights
 
 BatchHook = Callable[[int, int], None]  # (epoch, step) after every optimiser step
 CHECKPOINT = "checkpoint.pth"
@@ -129,8 +129,9 @@ class Trainer:
         if r.model.weights and str(r.model.weights).lower().endswith(".onnx"):
             self._init_from_onnx(model, r.model.weights, tuple(size))
         elif r.model.weights:
-            skipped = load_model_weights(model, r.model.weights)
-            self.log(f"initial weights {r.model.weights} ({len(skipped)} tensors skipped)")
+            # a new dataset has other identities: the classifier starts afresh
+            report = load_weights(model, r.model.weights, arch=r.model.name, verbose=False)
+            self.log(f"initial {report.line(r.model.weights)}")
         self.model = model.to(self.device)
         self.net: nn.Module = self.model
         if ctx.enabled:
@@ -169,7 +170,7 @@ class Trainer:
     def state(self, epoch: int) -> dict:
         rngs = gather_objects(self.ctx, rng_state())
         return {
-            "format": "mtmc-reid-train/1",
+            "format": TRAIN_FORMAT,
             "epoch": epoch,  # epochs completed
             "recipe": to_dict(self.recipe),
             "model_name": self.recipe.model.name,
@@ -185,7 +186,7 @@ class Trainer:
         }
 
     def load_state(self, state: dict) -> None:
-        if state.get("format") != "mtmc-reid-train/1":
+        if state.get("format") != TRAIN_FORMAT:
             raise DataError("not an mtmc ReID training checkpoint", path=self.out_dir / CHECKPOINT)
         if state["num_classes"] != self.data.num_classes:
             raise DataError(f"checkpoint has {state['num_classes']} identities, the dataset "
@@ -357,7 +358,3 @@ class Trainer:
 def train(recipe: TrainRecipe, out_dir: str | Path, resume: bool = False, **kwargs) -> list[dict]:
     """Build a :class:`Trainer` and run it; returns the metrics history."""
     return Trainer(recipe, out_dir, **kwargs).fit(resume=resume)
-
-
-def read_history(out_dir: str | Path) -> list[dict]:
-    return json.loads((Path(out_dir) / "metrics.json").read_text())

@@ -13,8 +13,6 @@ import io
 import torch
 from torch import nn
 
-from reid.models.blocks import count_inference_params
-
 
 def _zero_op(module: nn.Module, inputs, output) -> None:
     module.total_ops += torch.zeros(1, dtype=torch.float64)
@@ -33,12 +31,3 @@ def count_macs(model: nn.Module, input_size: tuple[int, int], batch: int = 1) ->
     with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):  # thop prints per-module notes
         macs, _ = thop.profile(probe, inputs=(x,), custom_ops=custom, verbose=False)
     return int(round(macs / batch))
-
-
-def model_stats(name: str) -> dict[str, float]:
-    """``{"params": inference params, "macs": MACs at the registered input size}`` of a registered model."""
-    from reid.registry import build_model, model_info
-
-    model = build_model(name, num_classes=0)
-    info = model_info(name)
-    return {"params": count_inference_params(model), "macs": count_macs(model, info.input_size)}

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from mtmc.errors import DataError
+from reid.weights import check_shapes
 
 _UNFOLDED = "_mtmc_unfolded_bias"  # attribute on BN modules whose statistics await calibration
 
@@ -73,10 +74,7 @@ def import_onnx_weights(model: nn.Module, path: str | Path, input_size: tuple[in
     inits = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     own = model.state_dict()
     named = {k: v for k, v in inits.items() if k in own}
-    for key, value in named.items():
-        if tuple(own[key].shape) != value.shape:
-            raise DataError(f"weights do not fit this model: {key} is {list(value.shape)} in the file, "
-                            f"{list(own[key].shape)} in the model", path=path)
+    check_shapes(own, named, type(model).__name__, path)
     folded: list[tuple[str, np.ndarray, np.ndarray | None]] = []
     used: set[str] = set()
     for node in graph.node:

@@ -1,11 +1,13 @@
-"""Model weights for inference: this project's weight files plus torchreid / BoxMOT ``.pth(.tar)`` files.
+"""Model weights: the one state-dict loader for this project's weight files, its training checkpoints
+and torchreid / BoxMOT ``.pth(.tar)`` files.
 
-(Training checkpoints with optimizer and RNG state live in :mod:`reid.checkpoint`.)
+(Writing and resuming training checkpoints with optimizer and RNG state is :mod:`reid.checkpoint`.)
 
 ``save_weights`` writes ``{"format": "mtmc-reid", "version": 1, "arch", "num_classes", "genotype",
 "config", "embedding_dim", "state_dict", "extra"}`` atomically with ``torch.save``, enough to rebuild
-the network (:func:`build_from_weights`).  :func:`load_weights` also reads foreign files:
-``{"state_dict": ...}``, ``{"model": ...}``, a pickled module or a raw state dict.
+the network (:func:`build_from_weights`).  :func:`load_weights` also reads a training checkpoint
+(its ``model`` and ``model_name``) and foreign files: ``{"state_dict": ...}``, ``{"model": ...}``,
+a pickled module or a raw state dict.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from torch import nn
 
 from mtmc.atomic import atomic_path
 from mtmc.errors import DataError, MtmcError
+from reid.checkpoint import TRAIN_FORMAT
 from reid.models.blocks import is_train_only
 
 FORMAT = "mtmc-reid"
@@ -72,23 +75,29 @@ def read_weights(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise DataError("ReID weights file not found", path=path)
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # Older training scripts pickle extra objects (numpy scalars, configs): allow them, but say so.
-        print(
-            f"reid weights {path.name}: not loadable in weights-only mode; unpickling it in full",
-            file=sys.stderr,
-        )
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as err:
-            raise DataError(f"cannot read ReID weights: {err}", path=path) from None
-    except Exception as err:  # truncated file, not a torch file, ...
-        raise DataError(f"cannot read ReID weights: {err}", path=path) from None
+    obj = _torch_load(path)
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
         return obj
+    if isinstance(obj, dict) and obj.get("format") == TRAIN_FORMAT:
+        return {"arch": obj.get("model_name"), "state_dict": _extract_state_dict(obj["model"], path)}
     return {"state_dict": _extract_state_dict(obj, path)}
+
+
+def _torch_load(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        pass
+    except Exception as err:  # truncated file, not a torch file, ...
+        raise DataError(f"cannot read ReID weights: {err}", path=path) from None
+    # Training checkpoints (RNG states) and older scripts (numpy scalars, configs) pickle extra objects.
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise DataError(f"cannot read ReID weights: {err}", path=path) from None
+    if not (isinstance(obj, dict) and obj.get("format") == TRAIN_FORMAT):
+        print(f"reid weights {path.name}: not loadable in weights-only mode; unpickled it in full", file=sys.stderr)
+    return obj
 
 
 def _extract_state_dict(obj: Any, path: Path) -> dict[str, torch.Tensor]:
@@ -141,12 +150,7 @@ def load_weights(
             report.unexpected.append(key)
 
     name = arch or type(model).__name__
-    mismatched = [k for k, v in state.items() if tuple(v.shape) != tuple(own[k].shape)]
-    if mismatched:
-        details = ", ".join(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in mismatched[:3])
-        raise MtmcError(
-            f"weights do not fit {name}: {len(mismatched)} shape mismatches ({details})", path=path
-        )
+    check_shapes(own, state, name, path)
     # Coverage counts the tensors inference needs; BN step counters carry no information.
     needed = [k for k in own if not is_train_only(k) and not k.endswith("num_batches_tracked")]
     found = sum(k in state for k in needed)
@@ -162,6 +166,14 @@ def load_weights(
     if verbose:
         print(report.line(path), file=sys.stderr)
     return report
+
+
+def check_shapes(own: dict[str, Any], state: dict[str, Any], name: str, path: str | Path) -> None:
+    """Refuse (DataError) tensors of ``state`` whose shape differs from ``own``'s (the model's)."""
+    mismatched = [k for k, v in state.items() if tuple(v.shape) != tuple(own[k].shape)]
+    if mismatched:
+        details = ", ".join(f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}" for k in mismatched[:3])
+        raise DataError(f"weights do not fit {name}: {len(mismatched)} shape mismatches ({details})", path=path)
 
 
 def _same_genotype(model: nn.Module, ckpt: dict[str, Any]) -> bool:

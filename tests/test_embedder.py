@@ -11,9 +11,10 @@ import torch
 from conftest import shared_path
 
 from mtmc.config import ReidConfig
+from mtmc.embedders import build_embedder
 from mtmc.errors import ConfigError, DataError
 from reid import build_model, model_info
-from reid.embedder import OnnxEmbedder, TorchEmbedder, build_embedder, crop_boxes
+from reid.embedder import OnnxEmbedder, TorchEmbedder, crop_boxes
 from reid.export import export_onnx
 from reid.registry import ModelInfo
 

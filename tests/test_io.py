@@ -226,3 +226,28 @@ def test_write_summary(tmp_path):
     write_summary(path, {"fps": np.float32(12.5), "frames": np.int64(3), "cams": ["a"], "out": tmp_path})
     data = json.loads(path.read_text())
     assert data == {"fps": 12.5, "frames": 3, "cams": ["a"], "out": str(tmp_path)}
+
+
+def test_files_are_parsed_and_written_in_chunks(tmp_path, monkeypatch):
+    """Chunked parsing and writing (bounded memory) give the same boxes and the same line numbers."""
+    import mtmc.io.mot
+
+    boxes = make_boxes(11)
+    boxes["frame"], boxes["id"], boxes["camera"] = np.arange(11) // 2 + 1, np.arange(11) % 2 + 1, np.arange(11) % 3
+    boxes["x"], boxes["y"], boxes["w"], boxes["h"] = np.arange(11) * 1.5, 2.0, 3.0, 4.0
+    boxes["gx"] = boxes["gy"] = np.where(np.arange(11) % 4 == 0, np.nan, 1.25)
+    write_mot(tmp_path / "whole.txt", boxes)
+    write_global(tmp_path / "whole_global.txt", boxes)
+    monkeypatch.setattr(mtmc.io.mot, "_CHUNK_LINES", 3)
+    write_mot(tmp_path / "chunked.txt", boxes)
+    assert (tmp_path / "chunked.txt").read_text() == (tmp_path / "whole.txt").read_text()
+    per_camera = [boxes[boxes["camera"] == c] for c in (2, 0, 1)]  # as the pipeline holds them, any order
+    write_global(tmp_path / "per_camera.txt", per_camera)
+    assert (tmp_path / "per_camera.txt").read_text() == (tmp_path / "whole_global.txt").read_text()
+    back = read_mot(tmp_path / "chunked.txt")
+    assert back["x"].tolist() == sorted(boxes["x"].tolist()) and len(back) == 11
+    lines = (tmp_path / "chunked.txt").read_text().splitlines()
+    lines[7] = lines[7].replace(",2.000,", ",two,")
+    (tmp_path / "bad.txt").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"bad.txt:8: non-numeric value 'two'"):
+        read_mot(tmp_path / "bad.txt")

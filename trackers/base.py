@@ -43,6 +43,8 @@ class TrackerBase:
     Ids are 1-based and unique within one tracker instance.
     """
 
+    uses_embeddings: bool = False  # motion-only; an appearance tracker wants an embedding per detection
+
     def __init__(self, frame_rate: float):
         self.frame_rate = check_frame_rate(frame_rate)
         self.frame_count = 0  # number of update() calls so far

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +50,23 @@ def run(args: argparse.Namespace) -> int:
             raise DataError("--gt is required with a single result file", path=results)
         gt, pred = _load_single(results, Path(args.gt))
         out_dir = Path(args.out) if args.out else results.parent
+    _check_not_empty(pred, results)
     report = evaluate(gt, pred, iou_threshold=args.iou, hota=not args.no_hota)
     print(report.to_table())
     report.to_json(out_dir / "metrics.json")
     report.to_csv(out_dir / "metrics.csv")
     print(f"wrote {out_dir / 'metrics.json'} and {out_dir / 'metrics.csv'}")
     return 0
+
+
+def _check_not_empty(pred: dict[str, np.ndarray], results: Path) -> None:
+    """No box at all is a broken or wrong results path (error); one empty camera is scored, with a warning."""
+    if not any(len(boxes) for boxes in pred.values()):
+        raise DataError("the results hold no boxes (empty files); nothing to score", path=results)
+    for name, boxes in pred.items():
+        if not len(boxes):
+            print(f"warning: camera {name!r}: no result boxes; all its ground truth counts as missed",
+                  file=sys.stderr)
 
 
 def _run_input(run_dir: Path) -> str:

@@ -71,16 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if field is None:
             parser.error(f"{args.verb} takes no KEY=VALUE overrides (got {overrides[0]!r})")
         setattr(args, field, list(getattr(args, field) or []) + overrides)
+    verb = " ".join(v for v in (args.verb, getattr(args, "reid_verb", None)) if v)  # "reid train"
     try:
         code = args.func(args)
     except MtmcError as err:
-        print(f"mtmc {args.verb}: error: {err}", file=sys.stderr)
+        print(f"mtmc {verb}: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        print(f"mtmc {args.verb}: interrupted", file=sys.stderr)
+        print(f"mtmc {verb}: interrupted", file=sys.stderr)
         return 130
     return int(code or 0)
 

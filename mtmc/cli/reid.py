@@ -20,10 +20,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     reid_sub = parser.add_subparsers(dest="reid_verb", metavar="REID_VERB")
     reid_sub.required = True
     for module_name in REID_VERBS.values():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name != module_name:
-                raise
-            continue  # verb not built yet
-        module.register(reid_sub)
+        importlib.import_module(module_name).register(reid_sub)

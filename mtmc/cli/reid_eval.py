@@ -26,17 +26,17 @@ def run(args: argparse.Namespace) -> int:
     from mtmc.atomic import write_json
     from mtmc.errors import DataError
     from reid import registry
-    from reid.checkpoint import load_model_weights
     from reid.data import build_transforms, load_dataset
     from reid.distributed import pick_device
     from reid.evaluate import evaluate_model, save_ranked_picture
+    from reid.weights import load_weights
 
     info = registry.model_info(args.model)
     data = load_dataset(args.data, args.format)
     if not data.has_eval:
         raise DataError("the dataset has no query/gallery split to evaluate", path=data.root)
     model = registry.build_model(args.model, num_classes=0)
-    load_model_weights(model, args.weights)
+    load_weights(model, args.weights, arch=args.model)
     device = pick_device(args.device)
     model.to(device).eval()
     tf = build_transforms(info.input_size, info.mean, info.std, info.rgb, train=False)

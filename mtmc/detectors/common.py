@@ -8,13 +8,16 @@ and simulated backends only produce people and set ``cls = 1`` too.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mtmc.boxes import from_xyxy
 from mtmc.errors import ConfigError, DataError
 from mtmc.stages import FrameSet
+
+if TYPE_CHECKING:
+    from mtmc.io.scene import Scene
 
 PERSON_CLS = 1  # cls value of a person in every detector's output (COCO 0 + 1 = MOT17 pedestrian)
 COCO_PERSON = 0  # class index of a person in COCO-trained models
@@ -61,9 +64,9 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou: float, m
     return keep[:max_det]
 
 
-def camera_indices(frames: FrameSet, scene: Any | None) -> list[int]:
+def camera_indices(frames: FrameSet, scene: Scene | None) -> list[int]:
     """Scene index of each camera in ``frames`` (its position when there is no scene)."""
-    if scene is None or not getattr(scene, "cameras", None):
+    if scene is None or not scene.cameras:
         return list(range(len(frames.cameras)))
     by_name = {cam.name: i for i, cam in enumerate(scene.cameras)}
     out = []

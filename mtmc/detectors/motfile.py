@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from mtmc.detectors.common import PERSON_CLS, camera_indices
 from mtmc.errors import DataError
 from mtmc.io.mot import group_by_frame, read_mot
 from mtmc.stages import FrameSet
+
+if TYPE_CHECKING:
+    from mtmc.io.scene import Scene
 
 
 @dataclass
@@ -32,13 +35,13 @@ class MotFileDetector:
 
     needs_pixels = False  # read by mtmc.pipeline: when False the reader skips decoding frames
 
-    def __init__(self, params: MotFileParams, scene: Any):
-        if scene is None or not getattr(scene, "cameras", None):
+    def __init__(self, params: MotFileParams, scene: Scene | None):
+        if scene is None or not scene.cameras:
             raise DataError("detector 'mot-file' needs an input scene with cameras that have det/det.txt")
         self.scene = scene
         self.by_camera: list[dict[int, np.ndarray]] = []
         for index, cam in enumerate(scene.cameras):
-            path = getattr(cam, "det_path", None)
+            path = cam.det_path
             if path is None or not Path(path).is_file():
                 where = str(path) if path is not None else f"{cam.name}/det/det.txt"
                 raise DataError(
@@ -60,5 +63,5 @@ class MotFileDetector:
 
 
 @DETECTORS.register("mot-file", params=MotFileParams)
-def build_mot_file(params: MotFileParams, scene: Any | None = None) -> MotFileDetector:
+def build_mot_file(params: MotFileParams, scene: Scene | None = None) -> MotFileDetector:
     return MotFileDetector(params, scene)

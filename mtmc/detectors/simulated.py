@@ -12,7 +12,7 @@ so a frame's detections do not depend on which frames were asked for before.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from mtmc.detectors.common import camera_indices, check_range, detections
 from mtmc.errors import ConfigError, DataError
 from mtmc.io.mot import group_by_frame
 from mtmc.stages import FrameSet
+
+if TYPE_CHECKING:
+    from mtmc.io.scene import Scene
 
 JITTER_CLIP = 3.0  # noise is clipped at this many standard deviations
 FP_ASPECT = (0.3, 0.5)  # width / height of a false-positive box (standing people)
@@ -66,8 +69,8 @@ class SimulatedDetector:
 
     needs_pixels = False  # read by mtmc.pipeline: when False the reader skips decoding frames
 
-    def __init__(self, params: SimulatedParams, scene: Any):
-        if scene is None or not getattr(scene, "cameras", None):
+    def __init__(self, params: SimulatedParams, scene: Scene | None):
+        if scene is None or not scene.cameras:
             raise DataError("detector 'simulated' needs an input scene with ground truth")
         self.params, self.scene = params, scene
         self.gt: list[dict[int, np.ndarray]] = []
@@ -80,7 +83,7 @@ class SimulatedDetector:
                     f"camera {cam.name!r}: detector 'simulated' needs ground truth (gt/gt.txt); none found"
                 )
             self.gt.append(group_by_frame(gt))
-            size = getattr(cam, "image_size", None)
+            size = cam.image_size
             if not size or min(size) <= 0:  # unknown: the extent of the ground truth stands in
                 size = (
                     float((gt["x"] + gt["w"]).max(initial=1.0)),
@@ -137,5 +140,5 @@ class SimulatedDetector:
 
 
 @DETECTORS.register("simulated", params=SimulatedParams)
-def build_simulated(params: SimulatedParams, scene: Any | None = None) -> SimulatedDetector:
+def build_simulated(params: SimulatedParams, scene: Scene | None = None) -> SimulatedDetector:
     return SimulatedDetector(params, scene)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from mtmc.detectors.common import (
 )
 from mtmc.errors import ConfigError
 from mtmc.stages import FrameSet
+
+if TYPE_CHECKING:
+    from mtmc.io.scene import Scene
 
 MODEL_CONFIG_SUFFIXES = (".yaml", ".yml")
 WEIGHTS_HINT = (
@@ -92,7 +95,7 @@ class UltralyticsDetector:
 
     needs_pixels = True  # read by mtmc.pipeline: when False the reader skips decoding frames
 
-    def __init__(self, params: UltralyticsParams, scene: Any | None = None):
+    def __init__(self, params: UltralyticsParams, scene: Scene | None = None):
         self.params, self.scene = params, scene
         self.model = load_model(params.weights)
         self.precision = precision_args(params.half)
@@ -135,5 +138,5 @@ class UltralyticsDetector:
 
 
 @DETECTORS.register("ultralytics", params=UltralyticsParams)
-def build_ultralytics(params: UltralyticsParams, scene: Any | None = None) -> UltralyticsDetector:
+def build_ultralytics(params: UltralyticsParams, scene: Scene | None = None) -> UltralyticsDetector:
     return UltralyticsDetector(params, scene)

@@ -10,7 +10,7 @@ placed top-left (as YOLOX's own preprocessing), no mean/std.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -28,6 +28,9 @@ from mtmc.detectors.common import (
 )
 from mtmc.errors import ConfigError
 from mtmc.stages import FrameSet
+
+if TYPE_CHECKING:
+    from mtmc.io.scene import Scene
 
 PAD_VALUE = 114
 
@@ -78,7 +81,7 @@ class YoloxOnnx:
 
     needs_pixels = True  # read by mtmc.pipeline: when False the reader skips decoding frames
 
-    def __init__(self, params: YoloxParams, scene: Any | None = None):
+    def __init__(self, params: YoloxParams, scene: Scene | None = None):
         import onnxruntime as ort
 
         path = require_file(
@@ -185,5 +188,5 @@ class YoloxOnnx:
 
 
 @DETECTORS.register("yolox-onnx", params=YoloxParams)
-def build_yolox(params: YoloxParams, scene: Any | None = None) -> YoloxOnnx:
+def build_yolox(params: YoloxParams, scene: Scene | None = None) -> YoloxOnnx:
     return YoloxOnnx(params, scene)

@@ -51,6 +51,8 @@ class VideoInfo:
 
 def open_capture(path: Path) -> cv2.VideoCapture:
     """An opened cv2.VideoCapture, or DataError naming the file."""
+    if path.is_file() and path.stat().st_size == 0:
+        raise DataError("empty video file (0 bytes)", path=path)
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()

@@ -16,7 +16,8 @@ unfiltered read (``filter_gt=False``) keeps it for the evaluation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import chain
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from mtmc.boxes import make_boxes
 from mtmc.errors import DataError
 
 KINDS = ("result", "gt", "det")
+_CHUNK_LINES = 2048  # lines parsed, or formatted, at a time: bounds the transient Python objects
 PEDESTRIAN = 1  # MOT16/17/20 class id of a walking / standing person
 _LAYOUTS = {
     6: "frame,id,x,y,w,h",
@@ -40,34 +42,45 @@ def parse_rows(path: Path, text: str, layouts: dict[int, str] = _LAYOUTS) -> tup
     """(rows (N, C) float64, 1-based line numbers (N,)) of the data lines of ``text``.
 
     The first data line fixes the column count, which must be a key of ``layouts``
-    ({count: description}); every other line must have the same count.
+    ({count: description}); every other line must have the same count.  Lines are converted
+    in chunks, so the Python strings alive at once stay few however long the file is.
     """
+    chunks: list[np.ndarray] = []
     numbers: list[int] = []
     values: list[list[str]] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    ncols = 0
+    for lineno, raw in enumerate(io.StringIO(text, newline=None), start=1):
         line = raw.strip().rstrip(",")
         if not line or line.startswith("#"):
             continue
-        numbers.append(lineno)
         # str.split is ~2x faster than a regex on large files; float() ignores spaces around commas
-        values.append(line.split(",") if "," in line else line.split())
-    if not values:
-        return np.zeros((0, max(layouts))), np.zeros(0, dtype=np.int64)
-    ncols = len(values[0])
-    if ncols not in layouts:
-        expected = "; ".join(f"{n} ({desc})" for n, desc in layouts.items())
-        raise DataError(f"found {ncols} columns, expected one of: {expected}", path=path, line=numbers[0])
-    for lineno, fields in zip(numbers, values):
+        fields = line.split(",") if "," in line else line.split()
+        if not ncols:
+            ncols = len(fields)
+            if ncols not in layouts:
+                expected = "; ".join(f"{n} ({desc})" for n, desc in layouts.items())
+                raise DataError(f"found {ncols} columns, expected one of: {expected}", path=path, line=lineno)
         if len(fields) != ncols:
             raise DataError(
                 f"found {len(fields)} columns, expected {ncols} like the first line ({layouts[ncols]})",
                 path=path,
                 line=lineno,
             )
+        numbers.append(lineno)
+        values.append(fields)
+        if len(values) == _CHUNK_LINES:
+            chunks.append(_to_floats(path, values, numbers[-len(values):], ncols))
+            values = []
+    if not numbers:
+        return np.zeros((0, max(layouts))), np.zeros(0, dtype=np.int64)
+    if values:
+        chunks.append(_to_floats(path, values, numbers[-len(values):], ncols))
+    return np.concatenate(chunks), np.asarray(numbers, dtype=np.int64)
+
+
+def _to_floats(path: Path, values: list[list[str]], numbers: list[int], ncols: int) -> np.ndarray:
     try:
-        flat = np.fromiter(
-            map(float, chain.from_iterable(values)), dtype=np.float64, count=len(values) * ncols
-        )
+        flat = np.fromiter(map(float, chain.from_iterable(values)), dtype=np.float64, count=len(values) * ncols)
     except ValueError:
         for lineno, fields in zip(numbers, values):  # slow path only to name the bad line
             for value in fields:
@@ -78,8 +91,7 @@ def parse_rows(path: Path, text: str, layouts: dict[int, str] = _LAYOUTS) -> tup
                         f"non-numeric value {value.strip()!r}, expected numbers", path=path, line=lineno
                     ) from None
         raise
-    rows = flat.reshape(len(values), ncols)
-    return rows, np.asarray(numbers, dtype=np.int64)
+    return flat.reshape(len(values), ncols)
 
 
 def _check(path: Path, rows: np.ndarray, lines: np.ndarray) -> None:
@@ -143,41 +155,61 @@ def read_mot(path: str | Path, kind: str = "result", filter_gt: bool = True) -> 
     return out
 
 
+_MOT_LINE = "{},{},{:.3f},{:.3f},{:.3f},{:.3f},{:.5g},-1,-1,-1\n"
+_MOT_COLUMNS = ("frame", "id", "x", "y", "w", "h", "score")
+
+
 def format_mot(boxes: np.ndarray) -> str:
     """MOT result text (10 columns: frame,id,x,y,w,h,score,-1,-1,-1), sorted by frame then id."""
-    order = np.lexsort((boxes["id"], boxes["frame"]))
-    b = boxes[order]
-    lines = [
-        f"{f},{i},{x:.3f},{y:.3f},{w:.3f},{h:.3f},{s:.5g},-1,-1,-1"
-        for f, i, x, y, w, h, s in zip(
-            b["frame"].tolist(),
-            b["id"].tolist(),
-            b["x"].tolist(),
-            b["y"].tolist(),
-            b["w"].tolist(),
-            b["h"].tolist(),
-            b["score"].tolist(),
-        )
-    ]
-    return "\n".join(lines) + ("\n" if lines else "")
+    return "".join(format_lines(boxes[np.lexsort((boxes["id"], boxes["frame"]))], _MOT_LINE, _MOT_COLUMNS))
 
 
 def write_mot(path: str | Path, boxes: np.ndarray) -> None:
     """Write ``boxes`` as a MOTChallenge result file, atomically (see :func:`format_mot`)."""
-    text = format_mot(boxes)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+    write_lines(path, [boxes[np.lexsort((boxes["id"], boxes["frame"]))]], _MOT_LINE, _MOT_COLUMNS)
 
 
-def group_by_frame(boxes: np.ndarray) -> dict[int, np.ndarray]:
-    """{frame: boxes of that frame} in O(N log N) (one stable sort + split); frames without boxes are absent."""
-    if len(boxes) == 0:
-        return {}
-    order = np.argsort(boxes["frame"], kind="stable")
-    b = boxes[order]
-    frames, starts = np.unique(b["frame"], return_index=True)
-    parts = np.split(b, starts[1:])
-    return {int(f): p for f, p in zip(frames, parts)}
+def format_lines(rows: np.ndarray, line: str, columns: tuple[str, ...]) -> Iterator[str]:
+    """``line.format(*row)`` per row of the ``columns`` of structured ``rows``, a chunk of text at a time."""
+    for start in range(0, len(rows), _CHUNK_LINES):
+        part = rows[start : start + _CHUNK_LINES]
+        yield "".join(line.format(*values) for values in zip(*(part[c].tolist() for c in columns)))
+
+
+def write_lines(path: str | Path, parts: Iterable[np.ndarray], line: str, columns: tuple[str, ...]) -> None:
+    """Write :func:`format_lines` of each of ``parts`` in turn to ``path`` atomically, chunk by chunk."""
+    with atomic_path(path) as tmp, open(tmp, "w") as f:
+        for rows in parts:
+            f.writelines(format_lines(rows, line, columns))
+
+
+class FrameGroups(Mapping[int, np.ndarray]):
+    """{frame: boxes of that frame} over one copy sorted by frame (stable); frames without boxes are absent.
+
+    A frame's boxes are a view cut when asked for, so a long sequence costs no Python object per frame.
+    """
+
+    def __init__(self, boxes: np.ndarray):
+        self._boxes = boxes[np.argsort(boxes["frame"], kind="stable")]
+        self._frames, starts = np.unique(self._boxes["frame"], return_index=True)
+        self._bounds = np.append(starts, len(self._boxes))
+
+    def __getitem__(self, frame: int) -> np.ndarray:
+        i = int(np.searchsorted(self._frames, frame))
+        if i == len(self._frames) or self._frames[i] != frame:
+            raise KeyError(frame)
+        return self._boxes[self._bounds[i] : self._bounds[i + 1]]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._frames.tolist())
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+def group_by_frame(boxes: np.ndarray) -> FrameGroups:
+    """{frame: boxes of that frame} in O(N log N) (see :class:`FrameGroups`)."""
+    return FrameGroups(boxes)
 
 
 def iter_frames(

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from mtmc.errors import DataError
 from mtmc.io.media import IMAGE_EXTS, VIDEO_EXTS, list_images, list_videos, probe_image, probe_video
 from mtmc.io.mot import parse_rows, read_mot
 from mtmc.io.seqinfo import SeqInfo, read_seqinfo
+
+if TYPE_CHECKING:  # the IO layer stays importable without the calibration module's dependencies (cv2)
+    from mtmc.calibration import Camera
 
 DEFAULT_FPS = 30.0
 _FPS_TOLERANCE = 0.005  # relative: 29.97 and 30 are the same rate, 25 and 30 are not
@@ -64,23 +67,23 @@ class CameraSource:
 
 @dataclass
 class Scene:
-    """Synchronised cameras plus optional calibration and ground truth."""
+    """Synchronised cameras plus optional calibration and ground truth (what every stage is given)."""
 
     root: Path
     name: str
-    cameras: list[CameraSource]
-    calibration: dict[str, Any] | None = None  # camera name -> mtmc.calibration.Camera
-    fps: float = DEFAULT_FPS
-    num_frames: int = 0
+    cameras: list[CameraSource]  # in scene order; ``cameras[i].index == i``
+    calibration: dict[str, Camera] | None = None  # camera name -> camera model (calibration.json)
+    fps: float = DEFAULT_FPS  # one rate for every camera
+    num_frames: int = 0  # the longest camera (or scene.json's num_frames)
     world_gt_path: Path | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # scene.json contents
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # printed by the CLI before tracking
 
     @property
     def camera_names(self) -> list[str]:
         return [c.name for c in self.cameras]
 
-    def camera_calibration(self, index: int) -> Any | None:
+    def camera_calibration(self, index: int) -> Camera | None:
         """The calibration of camera ``index``, or None."""
         if self.calibration is None:
             return None
@@ -88,7 +91,12 @@ class Scene:
 
     def load_gt(self, index: int, filter_gt: bool = True) -> np.ndarray | None:
         """Camera ``index``'s ground truth (ids global across cameras) with ``camera`` set, or None."""
-        return self._load(index, "gt", filter_gt)
+        path = self.cameras[index].gt_path
+        if path is None:
+            return None
+        boxes = read_mot(path, kind="gt", filter_gt=filter_gt)
+        boxes["camera"] = index
+        return boxes
 
     def ground_truth(self) -> dict[str, np.ndarray]:
         """Ground truth of every camera that has some, by camera name."""
@@ -98,19 +106,6 @@ class Scene:
             if boxes is not None:
                 gt[cam.name] = boxes
         return gt
-
-    def load_det(self, index: int) -> np.ndarray | None:
-        """Camera ``index``'s detections file (det/det.txt) with ``camera`` set, or None."""
-        return self._load(index, "det", True)
-
-    def _load(self, index: int, kind: str, filter_gt: bool) -> np.ndarray | None:
-        cam = self.cameras[index]
-        path = cam.gt_path if kind == "gt" else cam.det_path
-        if path is None:
-            return None
-        boxes = read_mot(path, kind=kind, filter_gt=filter_gt)
-        boxes["camera"] = index
-        return boxes
 
     def load_world_gt(self) -> np.ndarray | None:
         """world_gt.txt as boxes with ``frame, id, gx, gy`` (``camera`` = -1, no image box), or None."""
@@ -335,8 +330,8 @@ def _check_calibration(scene: Scene, path: Path) -> None:
         if cal is None:
             scene.warnings.append(f"{path.name}: no calibration for camera {cam.name!r}")
             continue
-        size = getattr(cal, "image_size", None)
-        if size is not None and cam.image_size is not None and tuple(size) != tuple(cam.image_size):
+        size = cal.image_size
+        if cam.image_size is not None and tuple(size) != tuple(cam.image_size):
             scene.warnings.append(
                 f"{path.name}: camera {cam.name!r} calibrated for image size {tuple(size)} but its frames are "
                 f"{tuple(cam.image_size)}"

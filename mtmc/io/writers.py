@@ -15,49 +15,53 @@ no header::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mtmc.atomic import atomic_path, write_json
-from mtmc.boxes import make_boxes
+from mtmc.atomic import write_json
+from mtmc.boxes import concat, make_boxes
 from mtmc.errors import DataError
-from mtmc.io.mot import parse_rows
+from mtmc.io.mot import format_lines, parse_rows, write_lines
 
 _GLOBAL_LAYOUT = {9: "camera_id obj_id frame x y w h xworld yworld"}
 
 
+_GLOBAL_LINE = "{} {} {} {:.3f} {:.3f} {:.3f} {:.3f} {:.4f} {:.4f}\n"
+_GLOBAL_COLUMNS = ("camera", "id", "frame", "x", "y", "w", "h", "gx", "gy")
+
+
+def _global_rows(boxes: np.ndarray) -> np.ndarray:
+    """A copy of ``boxes`` as global.txt writes them: sorted by camera, frame, id; camera 1-based; -1 = unknown."""
+    b = boxes[np.lexsort((boxes["id"], boxes["frame"], boxes["camera"]))]
+    b["camera"] += 1
+    known = np.isfinite(b["gx"]) & np.isfinite(b["gy"])
+    for key in ("gx", "gy"):
+        b[key] = np.where(known, b[key], -1.0)
+    return b
+
+
 def format_global(boxes: np.ndarray) -> str:
     """global.txt text, sorted by camera, frame, id."""
-    b = boxes[np.lexsort((boxes["id"], boxes["frame"], boxes["camera"]))]
-    known = np.isfinite(b["gx"]) & np.isfinite(b["gy"])
-    gx = np.where(known, b["gx"], -1.0)
-    gy = np.where(known, b["gy"], -1.0)
-    lines = [
-        f"{c + 1} {i} {f} {x:.3f} {y:.3f} {w:.3f} {h:.3f} {u:.4f} {v:.4f}"
-        for c, i, f, x, y, w, h, u, v in zip(
-            b["camera"].tolist(),
-            b["id"].tolist(),
-            b["frame"].tolist(),
-            b["x"].tolist(),
-            b["y"].tolist(),
-            b["w"].tolist(),
-            b["h"].tolist(),
-            gx.tolist(),
-            gy.tolist(),
-        )
-    ]
-    return "\n".join(lines) + ("\n" if lines else "")
+    return "".join(format_lines(_global_rows(boxes), _GLOBAL_LINE, _GLOBAL_COLUMNS))
 
 
-def write_global(path: str | Path, boxes: np.ndarray) -> None:
-    """Write ``boxes`` (with ``camera`` and global ``id`` set) as global.txt, atomically."""
-    if len(boxes) and boxes["camera"].min() < 0:
+def write_global(path: str | Path, boxes: np.ndarray | Sequence[np.ndarray]) -> None:
+    """Write ``boxes`` (with ``camera`` and global ``id`` set) as global.txt, atomically.
+
+    ``boxes`` may be one array per camera, as the pipeline holds them: they are then written one
+    camera at a time, without a concatenated (and a sorted) copy of the whole run in memory.
+    """
+    parts = [boxes] if isinstance(boxes, np.ndarray) else [p for p in boxes if len(p)]
+    if any(len(p) and p["camera"].min() < 0 for p in parts):
         raise ValueError("write_global: boxes need a camera index >= 0")
-    text = format_global(boxes)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text)
+    cameras = [np.unique(p["camera"]) for p in parts]
+    if len(parts) > 1 and (any(len(c) != 1 for c in cameras) or len({int(c[0]) for c in cameras}) < len(parts)):
+        parts = [concat(parts)]  # not one camera per part: sort them together
+    parts.sort(key=lambda p: int(p["camera"].min()) if len(p) else 0)
+    write_lines(path, (_global_rows(p) for p in parts), _GLOBAL_LINE, _GLOBAL_COLUMNS)
 
 
 def read_global(path: str | Path) -> np.ndarray:
