@@ -1,0 +1,65 @@
+"""One worker's share of a scene: it reads its cameras' frames and runs their :class:`CameraStage`.
+
+Plain Python (no Ray import): :mod:`mtmc.runtime.ray_executor` turns it into an actor.
+Every reply's pickled size is counted, to report what crosses the network per time step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+
+import numpy as np
+
+from mtmc.camera_stage import CameraStage
+from mtmc.config import PipelineConfig
+from mtmc.errors import MtmcError
+
+
+def sent_bytes(value) -> int:
+    """Size of ``value`` as Ray ships it (pickle protocol 5; Ray's own framing adds a few bytes)."""
+    return len(pickle.dumps(value, protocol=5))
+
+
+class CameraWorker:
+    """Reads, detects, tracks and embeds the scene cameras ``cameras`` in step with the driver."""
+
+    def __init__(self, cfg: PipelineConfig, scene, cameras: list[int], embedder=None):
+        from mtmc.io.reader import SyncReader
+
+        self.bytes = {"tracks": 0, "embeddings": 0}
+        self._error: MtmcError | None = None
+        try:
+            self.stage = CameraStage(cfg, scene, cameras, embedder)
+            own = dataclasses.replace(scene, cameras=[scene.cameras[i] for i in cameras])
+            self._frames = iter(SyncReader(own, decode=self.stage.needs_pixels))
+        except MtmcError as err:  # raised by the first call instead: a task error keeps its type, a dead actor not
+            self._error = err
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def track(self, frame: int) -> list[np.ndarray]:
+        """Read this worker's cameras at ``frame`` (the next one) and track them."""
+        self._check()
+        frames = next(self._frames, None)
+        if frames is None or frames.frame != frame:
+            got = "the end of the scene" if frames is None else f"frame {frames.frame}"
+            raise MtmcError(f"worker of cameras {self.stage.names}: asked for frame {frame}, read {got}")
+        tracks = self.stage.track(frames)
+        self.bytes["tracks"] += sent_bytes(tracks)
+        return tracks
+
+    def embed(self, frame: int, wanted: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        self._check()
+        out = self.stage.embed(frame, wanted)
+        self.bytes["embeddings"] += sent_bytes(out)
+        return out
+
+    def stats(self) -> dict:
+        return {"seconds": self.stage.seconds, "embedded_crops": self.stage.embedded_crops, "bytes": self.bytes}
