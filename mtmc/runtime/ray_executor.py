@@ -15,6 +15,7 @@ naming its cameras; cameras are not restarted (their trackers' state is gone wit
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import deque
 from collections.abc import Iterator
@@ -72,6 +73,7 @@ class RaySteps:
 
     def __init__(self, pipeline):
         cfg, scene = pipeline.cfg, pipeline.scene
+        self._clock = [time.perf_counter()]  # start, first step in, last step done
         self.ray = ray = import_ray()
         self.runtime = runtime = cfg.runtime
         self.scene = scene
@@ -123,11 +125,14 @@ class RaySteps:
                 for cam, boxes in zip(group, part):
                     tracks[cam] = boxes
             self._embedded = False
+            if frame == 1:
+                self._clock.append(time.perf_counter())
             yield frame, tracks
             if not self._embedded and self.holds_images:
                 self.embed(frame, [None] * len(tracks))  # let the workers drop this step's images
             self.frames_done += 1
             self._fill()
+        self._clock.append(time.perf_counter())
         self._stats = self._get(list(range(len(self.workers))), [w.stats.remote() for w in self.workers])
 
     def embed(self, frame: int, wanted: list[np.ndarray | None]) -> list[np.ndarray | None]:
@@ -158,12 +163,18 @@ class RaySteps:
         }
         per = {key: round(value / frames, 1) for key, value in sent.items()}
         per["total"] = round(sum(sent.values()) / frames, 1)
-        return {
+        out = {
             "executor": "ray",
             "workers": [list(names) for names in self.names],
             "max_in_flight": self.runtime.max_in_flight,
             "bytes_per_camera_frame": per,
+            "worker_cpu_seconds": round(sum(s["cpu_seconds"] for s in self._stats), 2),
         }
+        if len(self._clock) == 3:  # connecting and starting workers vs the steady state after the first step
+            start, first, last = self._clock
+            out["startup_seconds"] = round(first - start, 2)
+            out["steps_per_second"] = round((self.frames_done - 1) / max(last - first, 1e-9), 2)
+        return out
 
     def __enter__(self) -> RaySteps:
         return self

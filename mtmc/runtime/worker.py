@@ -9,12 +9,26 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
+import time
 
 import numpy as np
 
 from mtmc.camera_stage import CameraStage
 from mtmc.config import PipelineConfig
 from mtmc.errors import MtmcError
+
+
+def within_share(cfg: PipelineConfig) -> PipelineConfig:
+    """``cfg`` with an automatic thread count (0) pinned to the worker's CPUs.
+
+    ONNX Runtime's default is one thread per core of the whole node, so a few workers per node would
+    oversubscribe it; results do not depend on the thread count, only the speed does."""
+    params = cfg.detector.params
+    if params.get("threads") != 0:
+        return cfg
+    threads = max(1, int(cfg.runtime.cpus_per_worker))
+    detector = dataclasses.replace(cfg.detector, params={**params, "threads": threads})
+    return dataclasses.replace(cfg, detector=detector)
 
 
 def sent_bytes(value) -> int:
@@ -31,11 +45,12 @@ class CameraWorker:
         self.bytes = {"tracks": 0, "embeddings": 0}
         self._error: MtmcError | None = None
         try:
-            self.stage = CameraStage(cfg, scene, cameras, embedder)
+            self.stage = CameraStage(within_share(cfg), scene, cameras, embedder)
             own = dataclasses.replace(scene, cameras=[scene.cameras[i] for i in cameras])
             self._frames = iter(SyncReader(own, decode=self.stage.needs_pixels))
         except MtmcError as err:  # raised by the first call instead: a task error keeps its type, a dead actor not
             self._error = err
+        self._cpu_start = time.process_time()
 
     def _check(self) -> None:
         if self._error is not None:
@@ -62,4 +77,9 @@ class CameraWorker:
         return out
 
     def stats(self) -> dict:
-        return {"seconds": self.stage.seconds, "embedded_crops": self.stage.embedded_crops, "bytes": self.bytes}
+        return {
+            "seconds": self.stage.seconds,
+            "embedded_crops": self.stage.embedded_crops,
+            "bytes": self.bytes,
+            "cpu_seconds": time.process_time() - self._cpu_start,  # all threads of this worker, after setup
+        }
