@@ -80,7 +80,9 @@ def main() -> None:
 
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
     load = [os.getloadavg()[0]]
+    cpu = time.process_time()
     local = track(args.scene, args.out / "local", common)
+    local_cpu = time.process_time() - cpu  # this process, all threads
     load.append(os.getloadavg()[0])
     start = time.perf_counter()
     remote = track(args.scene, args.out / "ray", [*common, "runtime.executor=ray",
@@ -103,6 +105,10 @@ def main() -> None:
     print(f"| local (1 process) | {local['wall_seconds']:.1f} | {local_rate:.2f} | 1.00 | - | {local_rate:.2f} | 1.00 |")
     print(f"| ray, {args.workers} workers | {ray_wall:.1f} | {ray_rate:.2f} | {ray_rate / local_rate:.2f} | "
           f"{rt['startup_seconds']:.1f} | {rt['steps_per_second']:.2f} | {rt['steps_per_second'] / local_rate:.2f} |")
+    print()
+    print(f"Cores obtained (CPU seconds / wall seconds): local {local_cpu / local['wall_seconds']:.2f}, "
+          f"Ray workers {rt['worker_cpu_seconds'] / ray_wall:.2f} (of {args.workers} requested); share of their "
+          f"lives the workers had work (not waiting for the driver): {rt['worker_busy']}")
     per = rt["bytes_per_camera_frame"]
     print()
     print(f"Bytes per camera per frame (pickled, worker <-> driver): tracks {per['tracks']:.0f}, "
@@ -115,7 +121,8 @@ def main() -> None:
     print("\n".join(projection(per_camera, per["total"], seconds["associate"] / camera_frames, local["fps"],
                                args.cores_per_node)))
     (args.out / "ray_scaling.json").write_text(json.dumps(
-        {"local": local, "ray": remote, "ray_wall": ray_wall, "load": load, "identical": identical}, indent=1))
+        {"local": local, "ray": remote, "ray_wall": ray_wall, "local_cpu": local_cpu, "load": load,
+         "identical": identical}, indent=1))
 
 
 if __name__ == "__main__":

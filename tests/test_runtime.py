@@ -67,7 +67,7 @@ def test_batch_reports_failed_jobs_and_fails_at_the_end(two_camera_scene, tmp_pa
     folder.mkdir()
     (folder / "good").symlink_to(two_camera_scene, target_is_directory=True)
     (folder / "empty").mkdir()
-    assert main(["track", str(folder), "--batch", "-o", str(tmp_path / "out"), "--quiet"]) == 2
+    assert main(["track", str(folder), "--batch", "-o", str(tmp_path / "out"), "--quiet", "runtime.num_workers=1"]) == 2
     captured = capsys.readouterr()
     assert [line.split()[:2] for line in captured.out.splitlines()[1:3]] == [["empty", "failed"], ["good", "done"]]
     err = captured.err.strip().splitlines()
@@ -78,4 +78,4 @@ def test_batch_reports_failed_jobs_and_fails_at_the_end(two_camera_scene, tmp_pa
 def test_batch_needs_a_folder_with_jobs(tmp_path, capsys):
     (tmp_path / "in").mkdir()
     assert main(["track", str(tmp_path / "in"), "--batch", "-o", str(tmp_path / "out")]) == 2
-    assert "no two_camera_scene folders or videos" in capsys.readouterr().err
+    assert "no scene folders or videos" in capsys.readouterr().err

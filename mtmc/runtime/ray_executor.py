@@ -150,8 +150,10 @@ class RaySteps:
                 refs.append(ref)
         self._fill()  # queue the next steps behind these requests, so workers never wait for the driver
         for index, part in zip(waiting, self._get(waiting, refs)):
-            for cam, emb in zip(self.groups[index], part):
-                out[cam] = emb
+            for cam, rows in zip(self.groups[index], part):
+                if rows is not None:  # back to CameraStage.embed's layout: row-aligned, nan where not wanted
+                    out[cam] = np.full((len(wanted[cam]), rows.shape[1]), np.nan, dtype=rows.dtype)
+                    out[cam][wanted[cam]] = rows
         return out
 
     def stats(self) -> dict:
@@ -169,6 +171,7 @@ class RaySteps:
             "max_in_flight": self.runtime.max_in_flight,
             "bytes_per_camera_frame": per,
             "worker_cpu_seconds": round(sum(s["cpu_seconds"] for s in self._stats), 2),
+            "worker_busy": [round(s["busy"], 3) for s in self._stats],  # share of its life a worker had work
         }
         if len(self._clock) == 3:  # connecting and starting workers vs the steady state after the first step
             start, first, last = self._clock

@@ -51,6 +51,8 @@ class CameraWorker:
         except MtmcError as err:  # raised by the first call instead: a task error keeps its type, a dead actor not
             self._error = err
         self._cpu_start = time.process_time()
+        self._first_call: float | None = None
+        self._busy = 0.0  # wall seconds inside track/embed calls since the first: the rest is waiting for the driver
 
     def _check(self) -> None:
         if self._error is not None:
@@ -62,18 +64,24 @@ class CameraWorker:
     def track(self, frame: int) -> list[np.ndarray]:
         """Read this worker's cameras at ``frame`` (the next one) and track them."""
         self._check()
+        start = time.perf_counter()
+        self._first_call = self._first_call or start
         frames = next(self._frames, None)
         if frames is None or frames.frame != frame:
             got = "the end of the scene" if frames is None else f"frame {frames.frame}"
             raise MtmcError(f"worker of cameras {self.stage.names}: asked for frame {frame}, read {got}")
         tracks = self.stage.track(frames)
         self.bytes["tracks"] += sent_bytes(tracks)
+        self._busy += time.perf_counter() - start
         return tracks
 
     def embed(self, frame: int, wanted: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        """Only the wanted rows of each camera's embeddings (the driver knows where they go)."""
         self._check()
-        out = self.stage.embed(frame, wanted)
+        start = time.perf_counter()
+        out = [e if e is None else e[m] for e, m in zip(self.stage.embed(frame, wanted), wanted)]
         self.bytes["embeddings"] += sent_bytes(out)
+        self._busy += time.perf_counter() - start
         return out
 
     def stats(self) -> dict:
@@ -82,4 +90,5 @@ class CameraWorker:
             "embedded_crops": self.stage.embedded_crops,
             "bytes": self.bytes,
             "cpu_seconds": time.process_time() - self._cpu_start,  # all threads of this worker, after setup
+            "busy": self._busy / max(time.perf_counter() - (self._first_call or 0.0), 1e-9),
         }
