@@ -264,7 +264,7 @@ class RuntimeConfig:
 
     executor: Literal["local", "ray"] = "local"  # ray: per-camera-group workers (pip install "mtmc[ray]")
     address: str | None = None  # Ray cluster: "auto" (after `ray start --head`), "ray://host:10001"; none: start one
-    num_workers: int = 0  # Ray workers per scene (0: one per camera); --batch: jobs at a time (0: one per CPU)
+    num_workers: int = 0  # Ray workers per scene (0: one per camera, as the CPUs allow); --batch: jobs at once (0: CPUs)
     cpus_per_worker: float = 1.0  # CPUs Ray reserves for each worker (and each --batch job)
     gpus_per_worker: float = 0.0
     max_in_flight: int = 4  # time steps a worker may run ahead of the associator (bounds memory)

@@ -79,3 +79,20 @@ def test_batch_needs_a_folder_with_jobs(tmp_path, capsys):
     (tmp_path / "in").mkdir()
     assert main(["track", str(tmp_path / "in"), "--batch", "-o", str(tmp_path / "out")]) == 2
     assert "no scene folders or videos" in capsys.readouterr().err
+
+
+def test_automatic_worker_count_fits_the_cluster(capsys):
+    from mtmc.config import RuntimeConfig
+    from mtmc.runtime.ray_executor import worker_count
+
+    class Cluster:  # what worker_count asks of ray
+        @staticmethod
+        def cluster_resources():
+            return {"CPU": 2.0}
+
+    assert worker_count(Cluster, RuntimeConfig(), 8) == 2  # not 8 workers waiting for 6 CPUs forever
+    assert worker_count(Cluster, RuntimeConfig(cpus_per_worker=0.5), 8) == 4
+    assert worker_count(Cluster, RuntimeConfig(), 1) == 1
+    assert capsys.readouterr().err == ""
+    assert worker_count(Cluster, RuntimeConfig(num_workers=4), 8) == 4  # explicit: kept, with a warning
+    assert "needs 4 CPUs, the Ray cluster has 2" in capsys.readouterr().err

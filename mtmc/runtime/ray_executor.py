@@ -15,6 +15,7 @@ naming its cameras; cameras are not restarted (their trackers' state is gone wit
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import uuid
 from collections import deque
@@ -63,6 +64,25 @@ def camera_groups(num_cameras: int, num_workers: int) -> list[list[int]]:
     return [chunk.tolist() for chunk in np.array_split(np.arange(num_cameras), max(workers, 1))]
 
 
+def worker_count(ray, runtime, num_cameras: int) -> int:
+    """``runtime.num_workers``, or (0) one per camera as far as the cluster's CPUs go.
+
+    Workers beyond the cluster's CPUs would wait for resources forever (or for an autoscaler): an explicit
+    count is kept but warned about, the automatic one fits the cluster."""
+    cpus = float(ray.cluster_resources().get("CPU", 0.0))
+    fits = max(1, int(cpus // runtime.cpus_per_worker))
+    if runtime.num_workers <= 0:
+        return min(num_cameras, fits)
+    wanted = min(runtime.num_workers, num_cameras)
+    if wanted > fits:
+        print(
+            f"mtmc: warning: runtime.num_workers={wanted} x cpus_per_worker={runtime.cpus_per_worker:g} needs "
+            f"{wanted * runtime.cpus_per_worker:g} CPUs, the Ray cluster has {cpus:g}: workers wait for them",
+            file=sys.stderr,
+        )
+    return wanted
+
+
 def first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
@@ -78,7 +98,7 @@ class RaySteps:
         self.runtime = runtime = cfg.runtime
         self.scene = scene
         self.started = connect(runtime)
-        self.groups = camera_groups(len(scene.cameras), runtime.num_workers)
+        self.groups = camera_groups(len(scene.cameras), worker_count(ray, runtime, len(scene.cameras)))
         self.names = [[scene.cameras[i].name for i in group] for group in self.groups]
         self.holds_images = pipeline.embedder is not None  # workers keep a step's images until embed()
         actor = ray.remote(CameraWorker)
