@@ -8,6 +8,10 @@
       -> association (one global id per person across cameras and re-entries)
       -> writers (per-camera MOT files, global file, videos, map, summary)
 
+The per-camera part (detector to ground plane, and ReID on request) is :class:`mtmc.camera_stage.CameraStage`;
+``runtime.executor`` decides where it runs (this process, or Ray workers: :mod:`mtmc.runtime`); the
+association always runs here.
+
 Use it from Python::
 
     from mtmc.config import load_config

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
 from mtmc.cli.main import main
 
 ray = pytest.importorskip("ray", reason='Ray is an optional extra: pip install -e ".[ray]"')
+LAB = Path(__file__).resolve().parents[1] / "configs" / "lab.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def outputs(run) -> dict[str, bytes]:
 
 def test_ray_run_gives_the_local_run_bytes(local_ray, two_camera_scene, tmp_path):
     # ReID on both paths: the tracker embeds every detection, the associator asks for scheduled crops
-    args = ["track", str(two_camera_scene), "--quiet", "-c", "configs/lab.yaml", "output.map=false", "reid.model=oracle",
+    args = ["track", str(two_camera_scene), "--quiet", "-c", str(LAB), "output.map=false", "reid.model=oracle",
             "runtime.max_in_flight=2"]
     assert main([*args, "-o", str(tmp_path / "local")]) == 0
     assert main([*args, "-o", str(tmp_path / "ray"), "runtime.executor=ray"]) == 0
