@@ -258,6 +258,29 @@ class EvalConfig:
 
 
 @dataclass
+class RuntimeConfig:
+    """Where the per-camera work runs (:mod:`mtmc.runtime`); results are the same either way."""
+
+    executor: Literal["local", "ray"] = "local"  # ray: per-camera-group workers (pip install "mtmc[ray]")
+    address: str | None = None  # Ray cluster: "auto" (after `ray start --head`), "ray://host:10001"; none: start one
+    num_workers: int = 0  # Ray workers per scene (0: one per camera, as the CPUs allow); --batch: jobs at once (0: CPUs)
+    cpus_per_worker: float = 1.0  # CPUs Ray reserves for each worker (and each --batch job)
+    gpus_per_worker: float = 0.0
+    max_in_flight: int = 4  # time steps a worker may run ahead of the associator (bounds memory)
+
+    def validate(self, key_path: str = "") -> None:
+        prefix = f"{key_path}." if key_path else ""
+        if self.num_workers < 0:
+            raise ConfigError(f"{prefix}num_workers: expected 0 (automatic) or more, got {self.num_workers}")
+        if self.max_in_flight < 1:
+            raise ConfigError(f"{prefix}max_in_flight: expected a positive integer, got {self.max_in_flight}")
+        if self.cpus_per_worker <= 0:
+            raise ConfigError(f"{prefix}cpus_per_worker: expected a positive number, got {self.cpus_per_worker}")
+        if self.gpus_per_worker < 0:
+            raise ConfigError(f"{prefix}gpus_per_worker: expected 0 or more, got {self.gpus_per_worker}")
+
+
+@dataclass
 class PipelineConfig:
     """Everything ``mtmc track`` needs, section by section."""
 
@@ -267,6 +290,7 @@ class PipelineConfig:
     association: AssociationConfig = field(default_factory=AssociationConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
 
 
 def _component_registries() -> dict[str, Any]:

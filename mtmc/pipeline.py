@@ -9,6 +9,10 @@
          emitted ``association.params.latency_seconds`` late and never change afterwards)
       -> writers (per-camera MOT files, global file, videos, map, summary)
 
+The per-camera part (detector to ground plane, and ReID on request) is :class:`mtmc.camera_stage.CameraStage`;
+``runtime.executor`` decides where it runs (this process, or Ray workers: :mod:`mtmc.runtime`); the
+association always runs here.
+
 Two ways to run: ``run(online=True)`` keeps exactly the ids the stream emitted (what a live user sees);
 ``run()`` (offline) relabels the whole run with the association's final decisions at the end.
 
@@ -33,16 +37,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mtmc.association import ASSOCIATORS
-from mtmc.boxes import concat, foot_points
+from mtmc.boxes import concat
+from mtmc.camera_stage import CameraStage
 from mtmc.config import PipelineConfig
-from mtmc.detectors import DETECTORS
 from mtmc.embedders import build_embedder
 from mtmc.io.scene import Scene
 from mtmc.postprocess import interpolate_gaps
-from mtmc.stages import Detector, Embedder, FrameSet
-from trackers import TRACKERS
-
-FOOT_MARGIN_PX = 3.0  # boxes reaching this close to the image bottom have no visible foot point
+from mtmc.stages import Embedder, FrameSet
 
 
 @dataclass
@@ -54,6 +55,7 @@ class PipelineResult:
     frames: int = 0
     seconds: dict[str, float] = field(default_factory=dict)
     embedded_crops: int = 0
+    runtime: dict = field(default_factory=dict)  # executor, workers, bytes per camera and frame (mtmc.runtime)
 
     def as_dict(self) -> dict:
         total = sum(self.seconds.values()) or 1e-9
@@ -65,6 +67,7 @@ class PipelineResult:
             "embedded_crops": self.embedded_crops,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "frames_per_second": round(self.frames / total, 2),
+            **({"runtime": self.runtime} if self.runtime else {}),
         }
 
 
@@ -75,46 +78,38 @@ class Pipeline:
         self.cfg = cfg
         self.scene = scene
         self.cameras = scene.camera_names
-        self.calibration = [scene.camera_calibration(cam.index) for cam in scene.cameras]
-        self.detector: Detector = DETECTORS.build(cfg.detector.name, cfg.detector.params, scene=scene)
-        self.trackers = [
-            TRACKERS.build(cfg.tracker.name, cfg.tracker.params, frame_rate=scene.fps) for _ in self.cameras
-        ]
+        self.custom_embedder = embedder  # a caller's embedder travels to remote workers (mtmc.runtime)
         self.embedder: Embedder | None = embedder if embedder is not None else build_embedder(cfg.reid, scene)
         self.associator = ASSOCIATORS.build(
             cfg.association.name, cfg.association.params, scene=scene, has_reid=self.embedder is not None
         )
-        self.seconds = {"detect": 0.0, "track": 0.0, "reid": 0.0, "associate": 0.0}
-        self.embedded_crops = 0
+        self._stage: CameraStage | None = None
+        self.seconds = {"associate": 0.0}
         self.last_local_tracks: list[np.ndarray] = []  # this step's tracks with per-camera tracker ids
+
+    @property
+    def stage(self) -> CameraStage:
+        """Detector, trackers and ReID of all cameras in this process (built on first use)."""
+        if self._stage is None:
+            self._stage = CameraStage(self.cfg, self.scene, embedder=self.embedder)
+        return self._stage
 
     def step(self, frames: FrameSet) -> list[np.ndarray]:
         """Process one time step; returns per camera the tracks whose global ids are final now (those of
         this step, or of ``latency`` steps ago).  ``finish()`` returns the rest at the end."""
-        t0 = time.perf_counter()
-        detections = self.detector.detect(frames)
-        t1 = time.perf_counter()
-        self.seconds["detect"] += t1 - t0
+        return self.associate(frames.frame, self.stage.track(frames), self.stage.embed)
 
-        tracks, track_embeddings = [], []
-        for cam, (tracker, dets) in enumerate(zip(self.trackers, detections)):
-            image = frames.images[cam] if frames.images else None
-            det_emb = None
-            if self.embedder is not None and tracker.uses_embeddings and (
-                image is not None or not self.embedder.needs_pixels
-            ):
-                det_emb = self._embed(image, dets)
-            t_start = time.perf_counter()
-            cam_tracks = tracker.update(dets, image, det_emb)
-            self.seconds["track"] += time.perf_counter() - t_start
-            cam_tracks["frame"], cam_tracks["camera"] = frames.frame, cam
-            self._locate_on_ground(cam, cam_tracks)
-            tracks.append(cam_tracks)
-            track_embeddings.append(self._embeddings_for_association(cam, image, cam_tracks))
-
+    def associate(self, frame: int, tracks: list[np.ndarray], embed) -> list[np.ndarray]:
+        """Global ids for one time step's per-camera ``tracks``; ``embed(frame, wanted)`` runs the ReID
+        the associator schedules (:meth:`CameraStage.embed`, locally or in the camera's worker)."""
+        wanted = [
+            self.associator.wants_embeddings(cam, boxes) if self.embedder is not None and len(boxes) else None
+            for cam, boxes in enumerate(tracks)
+        ]
+        track_embeddings = embed(frame, wanted)
         self.last_local_tracks = tracks
         t2 = time.perf_counter()
-        out = self.associator.update(frames.frame, tracks, track_embeddings)
+        out = self.associator.update(frame, tracks, track_embeddings)
         self.seconds["associate"] += time.perf_counter() - t2
         return out
 
@@ -129,26 +124,25 @@ class Pipeline:
         ``online``: the result holds the ids as the stream emitted them; gaps are filled only up to the
         latency (a live system can fill those before the frames leave).  Otherwise the whole run is
         relabelled with the final decisions (and the offline refinement, if configured)."""
-        from mtmc.io.reader import SyncReader
+        from mtmc.runtime import open_steps
 
-        per_camera: list[list[np.ndarray]] = [[] for _ in self.cameras]
-        emitted: list[list[np.ndarray]] = [[] for _ in self.cameras]
+        per_camera: list[list[np.ndarray]] = [[] for _ in self.cameras]  # tracker ids (offline relabel)
+        emitted: list[list[np.ndarray]] = [[] for _ in self.cameras]  # streamed global ids (online)
         count = 0
-        source = frames if frames is not None else SyncReader(self.scene, decode=self.needs_pixels)
+        steps = open_steps(self, frames)  # runtime.executor: this process, or per-camera Ray workers
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=self.scene.num_frames or None, unit="frame", desc="track", leave=False)
-        for frame_set in source:
-            for cam, boxes in enumerate(self.step(frame_set)):
-                emitted[cam].append(boxes)
-            if not online:
-                for cam, boxes in enumerate(self.last_local_tracks):
-                    per_camera[cam].append(boxes)
-            count += 1
-            if bar is not None:
-                bar.update(1)
+        with steps:
+            for frame, local_tracks in steps:
+                out = self.associate(frame, local_tracks, steps.embed)
+                for cam, boxes in enumerate(out if online else local_tracks):
+                    (emitted if online else per_camera)[cam].append(boxes)
+                count += 1
+                if bar is not None:
+                    bar.update(1)
         if bar is not None:
             bar.close()
         max_gap = int(round(self.cfg.output.interpolate_seconds * self.scene.fps))
@@ -165,41 +159,10 @@ class Pipeline:
                 boxes["id"] = self.associator.relabel(cam, boxes)
         if max_gap > 0:
             tracks = [interpolate_gaps(boxes, max_gap) for boxes in tracks]
-        return PipelineResult(self.cameras, tracks, count, dict(self.seconds), self.embedded_crops)
+        seconds = {**steps.seconds, **self.seconds}
+        return PipelineResult(self.cameras, tracks, count, seconds, steps.embedded_crops, steps.stats())
 
     @property
     def needs_pixels(self) -> bool:
         """Whether any stage looks at the images (else the reader may skip decoding)."""
-        return self.detector.needs_pixels or (self.embedder is not None and self.embedder.needs_pixels)
-
-    # -- helpers ----------------------------------------------------------------------------------
-
-    def _embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        t0 = time.perf_counter()
-        emb = self.embedder.embed(image, boxes)
-        self.seconds["reid"] += time.perf_counter() - t0
-        self.embedded_crops += len(boxes)
-        return emb
-
-    def _embeddings_for_association(self, cam: int, image: np.ndarray | None, tracks: np.ndarray):
-        """Embed only the tracks the associator asks for (new tracklets, periodic refresh, clean crops)."""
-        if self.embedder is None or len(tracks) == 0:
-            return None
-        if image is None and self.embedder.needs_pixels:
-            return None
-        wanted = self.associator.wants_embeddings(cam, tracks)
-        if not np.any(wanted):
-            return None
-        emb = np.full((len(tracks), self.embedder.dim), np.nan, dtype=np.float32)
-        emb[wanted] = self._embed(image, tracks[wanted])
-        return emb
-
-    def _locate_on_ground(self, cam: int, tracks: np.ndarray) -> None:
-        camera = self.calibration[cam]
-        if camera is None or len(tracks) == 0:
-            return
-        ground = camera.image_to_ground(foot_points(tracks))
-        # A box cut by the bottom of the image does not show the feet: its ground point is unknown.
-        cut = tracks["y"] + tracks["h"] >= camera.image_size[1] - FOOT_MARGIN_PX
-        ground[cut] = np.nan
-        tracks["gx"], tracks["gy"] = ground[:, 0], ground[:, 1]
+        return self.stage.needs_pixels

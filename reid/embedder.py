@@ -280,7 +280,10 @@ def torch_embedder(cfg) -> TorchEmbedder:
             f"reid: warning: {cfg.model} has no weights (reid.weights); embeddings are random-init",
             file=sys.stderr,
         )
-        return TorchEmbedder(cfg.model, None, cfg.device, cfg.batch_size, cfg.flip, cfg.half, info=info)
+        from mtmc.seeding import seeded_torch
+
+        with seeded_torch():  # the same random network in every run and every (Ray) worker
+            return TorchEmbedder(cfg.model, None, cfg.device, cfg.batch_size, cfg.flip, cfg.half, info=info)
     from reid.weights import build_from_weights
 
     model, _ = build_from_weights(weights, arch=cfg.model)

@@ -50,3 +50,14 @@ def synth_small_scene(out: Path, duration: float, people: int, seed: int) -> Pat
     assert main(["synth", str(out), "--duration", str(duration), "--people", str(people), "--size", "320x240",
                  "--quiet", "--workers", "1", f"seed={seed}"]) == 0
     return out
+
+
+@pytest.fixture(scope="session")
+def two_camera_scene(tmp_path_factory) -> Path:
+    """A tiny synthetic 2-camera scene (2 s, 3 people, 320x240), made once per test session."""
+    from mtmc.cli.main import main
+
+    out = tmp_path_factory.mktemp("two_cameras") / "scene"
+    assert main(["synth", str(out), "--cameras", "2", "--duration", "2", "--people", "3", "--size", "320x240",
+                 "--quiet", "--workers", "1"]) == 0
+    return out

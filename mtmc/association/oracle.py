@@ -22,8 +22,7 @@ class OracleEmbedder:
     def __init__(self, scene, dim: int = 128, seed: int = 0):
         from mtmc.io.mot import group_by_frame
 
-        self.dim = dim
-        self._rng = np.random.default_rng(seed)
+        self.dim, self.seed = dim, seed
         self._codes: dict[int, np.ndarray] = {}
         self._gt = []
         for cam in scene.cameras:
@@ -32,17 +31,23 @@ class OracleEmbedder:
                 raise DataError(f"reid.model=oracle needs ground truth, and camera {cam.name!r} has none")
             self._gt.append(group_by_frame(gt))
 
-    def _code(self, key: int) -> np.ndarray:
-        if key not in self._codes:
-            v = self._rng.normal(size=self.dim).astype(np.float32)
-            self._codes[key] = v / np.linalg.norm(v)
-        return self._codes[key]
+    def _vector(self, *key: int) -> np.ndarray:
+        # Seeded by the key alone, not drawn from one stream: the same vector whichever process
+        # (or Ray worker holding some of the cameras) asks, and in whatever order.
+        v = np.random.default_rng(np.random.SeedSequence([self.seed, *key])).normal(size=self.dim)
+        return (v / np.linalg.norm(v)).astype(np.float32)
+
+    def _code(self, identity: int) -> np.ndarray:
+        if identity not in self._codes:
+            self._codes[identity] = self._vector(0 if identity >= 0 else 2, abs(identity))
+        return self._codes[identity]
 
     def embed(self, image, boxes: np.ndarray) -> np.ndarray:
         out = np.empty((len(boxes), self.dim), dtype=np.float32)
         for i, box in enumerate(boxes):
-            gt = self._gt[int(box["camera"])].get(int(box["frame"]))
-            key = -(10**9) - self._rng.integers(1 << 30)  # a false positive looks like nobody else
+            cam, frame = int(box["camera"]), int(box["frame"])
+            gt = self._gt[cam].get(frame)
+            identity = None
             if gt is not None and len(gt):
                 a, g = xyxy(box[None])[0], xyxy(gt)
                 iw = np.clip(np.minimum(a[2], g[:, 2]) - np.maximum(a[0], g[:, 0]), 0, None)
@@ -50,8 +55,9 @@ class OracleEmbedder:
                 inter = iw * ih
                 iou = inter / ((a[2] - a[0]) * (a[3] - a[1]) + (g[:, 2] - g[:, 0]) * (g[:, 3] - g[:, 1]) - inter)
                 if iou.max() >= 0.5:
-                    key = int(gt["id"][int(iou.argmax())])
-            out[i] = self._code(key)
+                    identity = int(gt["id"][int(iou.argmax())])
+            # a false positive looks like nobody else (its own vector, keyed by where it was asked for)
+            out[i] = self._code(identity) if identity is not None else self._vector(1, cam, frame, i)
         return out
 
     def embed_crops(self, crops) -> np.ndarray:

@@ -25,6 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "after each frame, never changed afterwards (default: relabel the whole run with "
                              "the final decisions)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--batch", action="store_true", help="INPUT is a folder of scenes/videos: one run "
+                        "each into OUT/<name>, finished ones skipped, a table at the end (mtmc.runtime.batch)")
     add_config_args(parser)
     parser.set_defaults(func=run)
 
@@ -39,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
     if args.map:
         overrides.append("output.map=true")
     cfg = load_config(args.config, overrides)
+    if args.batch:
+        return run_batch(args, cfg)
     summary = run_tracking(args.input, cfg, args.out, evaluate=args.eval, progress=not args.quiet,
                            online=args.online)
     print(
@@ -52,4 +56,20 @@ def run(args: argparse.Namespace) -> int:
     for name, path in summary["outputs"].items():
         print(f"  {name:10s} {path}")
     sys.stdout.flush()
+    return 0
+
+
+def run_batch(args: argparse.Namespace, cfg) -> int:
+    """One job per scene or video of the folder; the table on stdout, failures as one error line."""
+    from mtmc.errors import DataError
+    from mtmc.runtime.batch import format_table, run_batch
+
+    echo = None if args.quiet else (lambda line: print(line, file=sys.stderr))
+    rows = run_batch(args.input, cfg, args.out, evaluate=args.eval, echo=echo or (lambda line: None),
+                     online=args.online)
+    print(format_table(rows))
+    sys.stdout.flush()
+    failed = [r for r in rows if r["status"] == "failed"]
+    if failed:
+        raise DataError(f"{len(failed)} of {len(rows)} jobs failed (errors above), first: {failed[0]['job']}")
     return 0

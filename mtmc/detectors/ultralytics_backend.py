@@ -67,8 +67,11 @@ def load_model(weights: str) -> Any:
     path = weights if is_config else str(require_file(weights, "detector.params.weights", WEIGHTS_HINT))
     from ultralytics import YOLO
 
+    from mtmc.seeding import seeded_torch
+
     try:
-        return YOLO(path, verbose=False)  # task from the file: detect, or seg/pose models (boxes too)
+        with seeded_torch():  # a model .yaml is random-init: the same network in every run and (Ray) worker
+            return YOLO(path, verbose=False)  # task from the file: detect, or seg/pose models (boxes too)
     except FileNotFoundError:
         raise ConfigError(
             f"detector.params.weights: model config {weights!r} not found (neither a local file nor an "
