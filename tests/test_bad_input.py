@@ -185,7 +185,7 @@ def test_empty_results(scenes, tmp_path, capfd):
 @pytest.mark.parametrize("override, message", [
     ("tracker.nope=1", "tracker.nope: unknown key"),
     ("tracker.params.nope=1", "tracker.params.nope: unknown key"),
-    ("tracker.params.max_age=x", "tracker.params.max_age: expected an integer, got 'x'"),
+    ("tracker.params.min_hits=x", "tracker.params.min_hits: expected an integer, got 'x'"),
     ("output.videos=maybe", "output.videos: expected true or false, got 'maybe'"),
     ("tracker.name=nosuch", "tracker.name: unknown tracker 'nosuch'"),
     ("detector.name=nosuch", "detector.name: unknown detector 'nosuch'"),
@@ -214,16 +214,16 @@ def test_bad_config_files(scene, tmp_path, capfd):
 def test_ctrl_c_while_tracking_writes_nothing(scene, tmp_path, capfd, monkeypatch):
     from mtmc.pipeline import Pipeline
 
-    step = Pipeline.step
+    associate = Pipeline.associate  # every time step of a run goes through it, whatever the executor
     calls = []
 
-    def interrupted_step(self, frames):
-        calls.append(frames.frame)
+    def interrupted(self, frame, tracks, embed):
+        calls.append(frame)
         if len(calls) == 5:
             raise KeyboardInterrupt
-        return step(self, frames)
+        return associate(self, frame, tracks, embed)
 
-    monkeypatch.setattr(Pipeline, "step", interrupted_step)
+    monkeypatch.setattr(Pipeline, "associate", interrupted)
     run = tmp_path / "run"
     assert fails(capfd, ["track", str(scene), "-o", str(run), "--quiet"], code=130) == "mtmc track: interrupted"
     assert len(calls) == 5
