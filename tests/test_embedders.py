@@ -47,7 +47,7 @@ def test_oracle_comes_from_the_registry_and_needs_no_pixels(tmp_path):
 
     pipeline = Pipeline(load_config([], ["reid.model=oracle", "tracker.name=botsort"]), scene)
     assert pipeline.needs_pixels is False  # simulated detector + oracle: frames are never decoded
-    assert pipeline.tracker_uses_embeddings == [True, True]
+    assert [t.uses_embeddings for t in pipeline.stage.trackers] == [True, True]
     result = pipeline.run()
     assert result.embedded_crops > 0 and result.frames == 10
 
