@@ -272,6 +272,7 @@ class PipelineConfig:
 
 def _component_registries() -> dict[str, Any]:
     """Registries that validate the ``params`` of named sections (imported lazily)."""
+    from mtmc import ground_tracking as _ground  # noqa: F401  (registers the "ground" associator)
     from mtmc.association import ASSOCIATORS
     from mtmc.detectors import DETECTORS
     from trackers import TRACKERS

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mtmc import ground_tracking as _ground  # noqa: F401  (registers the "ground" associator)
 from mtmc.association import ASSOCIATORS
 from mtmc.boxes import concat, foot_points
 from mtmc.config import PipelineConfig
@@ -145,6 +146,7 @@ class Pipeline:
         self.associator.finalize()
         for cam, boxes in enumerate(tracks):
             boxes["id"] = self.associator.relabel(cam, boxes)
+        tracks = [boxes[boxes["id"] >= 0] for boxes in tracks]  # an associator may reject boxes (id -1)
         max_gap = int(round(self.cfg.output.interpolate_seconds * self.scene.fps))
         if max_gap > 0:
             tracks = [interpolate_gaps(boxes, max_gap) for boxes in tracks]

@@ -1,0 +1,277 @@
+"""The ``ground`` association: people tracked on the ground plane from the points of every view.
+
+For dense scenes seen by many overlapping calibrated cameras (WILDTRACK: 7 views, 20-40 people,
+2 fps), where per-camera tracklets break too often to be the unit of association.  Each time step:
+
+1. every ground track (a constant-velocity Kalman filter on the floor, metres) is predicted;
+2. in each camera, the tracks are matched to that camera's ground points (foot points of its
+   tracks) by a min-cost assignment on the Mahalanobis distance; a point's uncertainty is
+   elongated along the camera's viewing ray, by ``range_noise`` per unit of distance / camera
+   height (a foot point a few pixels off moves a far person a long way along the ray), and a
+   camera tracklet that stood on the same ground track last time gets ``continuity_bonus``;
+3. every track is updated with all the points it got (one per camera: information fusion);
+4. points nobody explains are clustered across cameras (one point per camera per cluster) into
+   tentative tracks, confirmed once ``min_views`` cameras see them at once or after
+   ``confirm_frames`` time steps in a row; tracks without points for ``max_missed_seconds`` end.
+
+A camera box without a ground point (feet cut off) follows its tracklet's last ground track.
+Boxes never on a confirmed track get id -1 from :meth:`relabel` (the pipeline drops them).
+No ReID: identities come from geometry and motion only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from mtmc.association import ASSOCIATORS
+from mtmc.errors import ConfigError
+
+_H = np.hstack([np.eye(2), np.zeros((2, 2))])  # state (x, y, vx, vy) -> position
+
+
+@dataclass
+class GroundParams:
+    point_noise: float = 0.15  # m: std of a ground point across the viewing ray (and its floor along it)
+    range_noise: float = 0.1  # m along the ray per unit of (distance / camera height)
+    accel_noise: float = 1.5  # m/s^2: std of the white-noise acceleration of a walking person
+    init_speed: float = 1.0  # m/s: std of the velocity of a new track
+    gate: float = 9.0  # max squared Mahalanobis distance of a point to a track (chi^2, 2 dof)
+    max_distance: float = 1.5  # m: and never further than this
+    continuity_bonus: float = 4.0  # cost credit when a camera tracklet stays on its ground track
+    cluster_distance: float = 1.5  # m: unexplained points of different cameras at most this far apart...
+    merge_distance: float = 0.4  # m: tracks closer than this are one person; no new track this close to one
+    min_views: int = 2  # cameras that must see a tentative track at once to confirm it...
+    confirm_frames: int = 2  # ...or time steps in a row it must be seen
+    max_missed_seconds: float = 1.5  # a confirmed track without points for longer ends
+
+    def validate(self, key_path: str = "") -> None:
+        p = f"{key_path}." if key_path else ""
+        for name in ("point_noise", "accel_noise", "init_speed", "gate", "max_distance", "cluster_distance"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{p}{name}: expected a positive number, got {getattr(self, name)}")
+        for name in ("range_noise", "continuity_bonus", "max_missed_seconds"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{p}{name}: expected a non-negative number, got {getattr(self, name)}")
+        if self.min_views < 1 or self.confirm_frames < 1:
+            raise ConfigError(f"{p}min_views/confirm_frames: expected integers >= 1")
+
+
+@dataclass
+class GroundTrack:
+    uid: int
+    x: np.ndarray  # (4,) x, y, vx, vy
+    P: np.ndarray  # (4, 4)
+    streak: int = 1  # time steps in a row with points
+    last_frame: int = 0
+    confirmed: bool = False
+    views: set = field(default_factory=set)  # cameras with a point this step
+
+
+class GroundTracker:
+    """Online ground-plane tracks from the ground points of every camera's tracks."""
+
+    def __init__(self, params: GroundParams, scene=None, has_reid: bool = False):
+        self.p = params
+        self.fps = float(getattr(scene, "fps", 0) or 10.0)
+        cams = [scene.camera_calibration(i) for i in range(len(scene.cameras))] if scene is not None else []
+        self.centres = [None if c is None or c.center is None else np.asarray(c.center, float) for c in cams]
+        dt = 1.0 / self.fps
+        self.F = np.eye(4)
+        self.F[0, 2] = self.F[1, 3] = dt
+        g = np.array([[dt * dt / 2, 0], [0, dt * dt / 2], [dt, 0], [0, dt]])
+        self.Q = params.accel_noise**2 * g @ g.T
+        self.max_missed = max(1, int(round(params.max_missed_seconds * self.fps)))
+        self.tracks: list[GroundTrack] = []
+        self.next_uid = 0
+        self.next_id = 1
+        self.final_id: dict[int, int] = {}  # track uid -> global id (confirmed tracks only)
+        self.assigned: dict[tuple[int, int, int], int] = {}  # (camera, frame, local id) -> track uid
+        self.last_track: dict[tuple[int, int], int] = {}  # (camera, local id) -> track uid of its last point
+
+    # -- the Associator protocol ------------------------------------------------------------------
+
+    def wants_embeddings(self, camera: int, tracks: np.ndarray) -> np.ndarray:
+        return np.zeros(len(tracks), dtype=bool)
+
+    def finalize(self) -> None:
+        return None
+
+    def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
+        """Final ids: the confirmed ground track each box was on, -1 for the rest."""
+        out = np.full(len(boxes), -1, dtype=np.int64)
+        for i, (lid, frame) in enumerate(zip(boxes["id"].tolist(), boxes["frame"].tolist())):
+            uid = self.assigned.get((camera, frame, lid))
+            if uid is not None:
+                out[i] = self.final_id.get(uid, -1)
+        return out
+
+    def update(self, frame: int, tracks: list[np.ndarray], embeddings: list) -> list[np.ndarray]:
+        for t in self.tracks:
+            t.x, t.P = self.F @ t.x, self.F @ t.P @ self.F.T + self.Q
+            t.views = set()
+        by_uid = {t.uid: t for t in self.tracks}
+        leftovers: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # camera, local id, point, covariance
+        pending: list[tuple[GroundTrack, np.ndarray, np.ndarray]] = []
+        for cam, boxes in enumerate(tracks):
+            lids = boxes["id"].astype(np.int64).tolist()
+            pts = np.stack([boxes["gx"], boxes["gy"]], axis=1).reshape(-1, 2)
+            ok = np.isfinite(pts).all(axis=1)
+            covs = self._point_covariances(cam, pts)
+            for i in np.flatnonzero(~ok):  # no ground point: stay with the tracklet's ground track
+                uid = self.last_track.get((cam, lids[i]))
+                if uid in by_uid:
+                    self.assigned[(cam, frame, lids[i])] = uid
+            idx = np.flatnonzero(ok)
+            matches = self._match(cam, [lids[i] for i in idx], pts[idx], covs[idx])
+            for k, i in enumerate(idx):
+                t = matches.get(k)
+                if t is None:
+                    leftovers.append((cam, lids[i], pts[i], covs[i]))
+                    continue
+                pending.append((t, pts[i], covs[i]))
+                t.views.add(cam)
+                self._assign(cam, frame, lids[i], t.uid)
+        for t, z, R in pending:
+            self._kalman_update(t, z, R)
+        self._new_tracks(frame, leftovers)
+        self._manage(frame)
+        return [self._current(cam, frame, boxes) for cam, boxes in enumerate(tracks)]
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def _point_covariances(self, cam: int, pts: np.ndarray) -> np.ndarray:
+        """(N, 2, 2) covariance of each ground point, long along the camera's viewing ray."""
+        n = len(pts)
+        base = self.p.point_noise**2
+        centre = self.centres[cam] if cam < len(self.centres) else None
+        covs = np.repeat((np.eye(2) * base)[None], n, axis=0)
+        if centre is None or n == 0 or centre[2] <= 0:
+            return covs
+        d = np.nan_to_num(pts - centre[:2])
+        flat = np.linalg.norm(d, axis=1)
+        ray = d / np.maximum(flat, 1e-9)[:, None]
+        slant = np.sqrt(flat**2 + centre[2] ** 2) / centre[2]  # 1 / sin(depression angle)
+        along = base + (self.p.range_noise * slant) ** 2
+        covs += (along - base)[:, None, None] * ray[:, :, None] * ray[:, None, :]
+        return covs
+
+    def _match(self, cam: int, lids: list[int], pts: np.ndarray, covs: np.ndarray) -> dict[int, GroundTrack]:
+        """Point index -> track, one point per track, for one camera."""
+        if not self.tracks or len(pts) == 0:
+            return {}
+        pos = np.stack([t.x[:2] for t in self.tracks])
+        P = np.stack([t.P[:2, :2] for t in self.tracks])
+        diff = pts[None, :, :] - pos[:, None, :]  # (T, N, 2)
+        S = P[:, None] + covs[None, :]
+        d2 = np.einsum("tni,tnij,tnj->tn", diff, np.linalg.inv(S), diff)
+        euclid = np.linalg.norm(diff, axis=2)
+        valid = (d2 <= self.p.gate) & (euclid <= self.p.max_distance)
+        cost = d2.copy()
+        for j, lid in enumerate(lids):
+            uid = self.last_track.get((cam, lid))
+            for k, t in enumerate(self.tracks):
+                if t.uid == uid:
+                    cost[k, j] -= self.p.continuity_bonus
+        big = 1e6
+        rows, cols = linear_sum_assignment(np.where(valid, cost, big))
+        return {int(c): self.tracks[r] for r, c in zip(rows, cols) if valid[r, c]}
+
+    def _kalman_update(self, t: GroundTrack, z: np.ndarray, R: np.ndarray) -> None:
+        S = _H @ t.P @ _H.T + R
+        K = t.P @ _H.T @ np.linalg.inv(S)
+        t.x = t.x + K @ (z - _H @ t.x)
+        t.P = (np.eye(4) - K @ _H) @ t.P
+
+    def _new_tracks(self, frame: int, points: list[tuple[int, int, np.ndarray, np.ndarray]]) -> None:
+        """Cluster unexplained points across cameras (one per camera) into tentative tracks."""
+        clusters: list[list[tuple[int, int, np.ndarray, np.ndarray]]] = []
+        for item in sorted(points, key=lambda it: np.trace(it[3])):  # the most precise points seed clusters
+            best, best_d = None, self.p.gate
+            for c in clusters:
+                if any(member[0] == item[0] for member in c):
+                    continue
+                mean, cov = self._fuse(c)
+                diff = item[2] - mean
+                if np.linalg.norm(diff) > self.p.cluster_distance:
+                    continue
+                d = float(diff @ np.linalg.inv(cov + item[3]) @ diff)
+                if d <= best_d:
+                    best, best_d = c, d
+            if best is None:
+                clusters.append([item])
+            else:
+                best.append(item)
+        taken = np.array([t.x[:2] for t in self.tracks]).reshape(-1, 2)
+        for c in clusters:
+            mean, cov = self._fuse(c)
+            if len(taken) and np.linalg.norm(taken - mean, axis=1).min() < self.p.merge_distance:
+                continue  # somebody is tracked right there: a stray point of theirs, not a new person
+            P = np.zeros((4, 4))
+            P[:2, :2], P[2:, 2:] = cov, np.eye(2) * self.p.init_speed**2
+            t = GroundTrack(self.next_uid, np.array([*mean, 0.0, 0.0]), P, last_frame=frame,
+                            views={cam for cam, *_ in c})
+            self.next_uid += 1
+            self.tracks.append(t)
+            for cam, lid, *_ in c:
+                self._assign(cam, frame, lid, t.uid)
+
+    @staticmethod
+    def _fuse(points) -> tuple[np.ndarray, np.ndarray]:
+        """Information-weighted mean of points with covariances."""
+        info = sum(np.linalg.inv(p[3]) for p in points)
+        cov = np.linalg.inv(info)
+        return cov @ sum(np.linalg.inv(p[3]) @ p[2] for p in points), cov
+
+    def _merge_duplicates(self, frame: int) -> None:
+        """Two tracks on one spot are one person: the older track takes the younger one's points."""
+        order = sorted(self.tracks, key=lambda t: (not t.confirmed, t.uid))
+        gone: dict[int, int] = {}
+        for i, a in enumerate(order):
+            if a.uid in gone:
+                continue
+            for b in order[i + 1:]:
+                if b.uid not in gone and b.views and np.linalg.norm(a.x[:2] - b.x[:2]) < self.p.merge_distance:
+                    gone[b.uid] = a.uid
+                    a.views |= b.views
+        if not gone:
+            return
+        for key, uid in self.assigned.items():
+            if key[1] == frame and uid in gone:
+                self.assigned[key] = gone[uid]
+        for key, uid in self.last_track.items():
+            if uid in gone:
+                self.last_track[key] = gone[uid]
+        self.tracks = [t for t in self.tracks if t.uid not in gone]
+
+    def _manage(self, frame: int) -> None:
+        self._merge_duplicates(frame)
+        kept = []
+        for t in self.tracks:
+            if t.views:
+                t.streak = t.streak + 1 if t.last_frame == frame - 1 else 1
+                t.last_frame = frame
+                if not t.confirmed and (len(t.views) >= self.p.min_views or t.streak >= self.p.confirm_frames):
+                    t.confirmed = True
+                    self.final_id[t.uid] = self.next_id
+                    self.next_id += 1
+            missed = frame - t.last_frame
+            if (t.confirmed and missed <= self.max_missed) or (not t.confirmed and missed == 0):
+                kept.append(t)
+        self.tracks = kept
+
+    def _assign(self, cam: int, frame: int, lid: int, uid: int) -> None:
+        self.assigned[(cam, frame, lid)] = uid
+        self.last_track[(cam, lid)] = uid
+
+    def _current(self, cam: int, frame: int, boxes: np.ndarray) -> np.ndarray:
+        out = boxes.copy()
+        out["id"] = [self.final_id.get(self.assigned.get((cam, frame, int(i)), -1), -1) for i in boxes["id"]]
+        return out
+
+
+@ASSOCIATORS.register("ground", params=GroundParams)
+def build_ground(params: GroundParams, scene=None, has_reid: bool = False) -> GroundTracker:
+    return GroundTracker(params, scene, has_reid)
