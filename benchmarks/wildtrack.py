@@ -26,14 +26,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from eval.ground import evaluate_ground, ground_points, row_name  # noqa: E402
+from eval.ground import evaluate_ground, ground_points, projection_errors, row_name  # noqa: E402
 from eval.mot import MULTICAM, OVERALL, evaluate  # noqa: E402
-from mtmc.boxes import concat, foot_points  # noqa: E402
+from mtmc.boxes import concat  # noqa: E402
 from mtmc.cli.import_data import noise_params  # noqa: E402
 from mtmc.config import load_config  # noqa: E402
 from mtmc.io.scene import open_input  # noqa: E402
 from mtmc.io.wildtrack import import_wildtrack  # noqa: E402
-from mtmc.pipeline import FOOT_MARGIN_PX, Pipeline  # noqa: E402
+from mtmc.pipeline import Pipeline  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "wildtrack"
 NOISE_OVERRIDES = {
@@ -42,22 +42,6 @@ NOISE_OVERRIDES = {
              "detector.params.fp_per_frame=0", "detector.params.jitter=0"],
 }
 assert set(NOISE_OVERRIDES) == {"realistic", "none"}  # the noise levels of `mtmc import wildtrack --noise`
-
-
-def projection_error(scene) -> np.ndarray:
-    """Ground distance (m) between each gt box's projected foot point and the person's gt position."""
-    world = scene.load_world_gt()
-    index = {(int(f), int(i)): k for k, (f, i) in enumerate(zip(world["frame"], world["id"]))}
-    errors = []
-    for cam in scene.cameras:
-        gt, calib = scene.load_gt(cam.index), scene.camera_calibration(cam.index)
-        w, h = cam.image_size
-        whole = (gt["y"] + gt["h"] < h - FOOT_MARGIN_PX) & (gt["x"] > 0) & (gt["x"] + gt["w"] < w)  # not cut
-        gt = gt[whole]
-        k = np.array([index[(int(f), int(i))] for f, i in zip(gt["frame"], gt["id"])], dtype=np.int64)
-        truth = np.stack([world["gx"][k], world["gy"][k]], axis=1)
-        errors.append(np.linalg.norm(calib.image_to_ground(foot_points(gt)) - truth, axis=1))
-    return np.concatenate(errors)
 
 
 def _frames(boxes: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -93,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     scene_dir = Path(args.work) / "scene"
     import_wildtrack(args.data, scene_dir, noise_params("realistic"), overwrite=True)
     scene = open_input(scene_dir)
-    err = projection_error(scene)
+    err = projection_errors(scene)
     n = scene.num_frames
     halves = {"1st half (tuning)": (1, n // 2), "2nd half (held out)": (n // 2 + 1, n), "all": (1, n)}
     lines = [f"scene: {n} frames x {len(scene.cameras)} views at {scene.fps:g} fps; ground projection of gt boxes: "

@@ -133,3 +133,29 @@ def evaluate_ground(
     rows = {name: display_row(values) for name, values in raw.items()}
     notes.append("GROUND rows: ground positions matched within the row's distance; MODP/MOTP = mean 1 - d/threshold")
     return MetricsReport(rows=rows, raw=raw, iou_threshold=float("nan"), notes=notes)
+
+
+def projection_errors(scene) -> np.ndarray:
+    """Ground distance (m) between each gt box's projected foot point and the person's ``world_gt`` position.
+
+    Boxes cut by the image border (no visible feet, or a shifted bottom centre) are left out.
+    """
+    from mtmc.boxes import foot_points
+    from mtmc.pipeline import FOOT_MARGIN_PX
+
+    world = scene.load_world_gt()
+    if world is None or not scene.calibration:
+        raise DataError("the scene needs world_gt.txt and calibration.json", path=scene.root)
+    index = {(int(f), int(i)): k for k, (f, i) in enumerate(zip(world["frame"], world["id"]))}
+    errors = [np.zeros(0)]
+    for cam in scene.cameras:
+        gt, calib = scene.load_gt(cam.index), scene.camera_calibration(cam.index)
+        if gt is None or calib is None:
+            continue
+        w, h = calib.image_size
+        gt = gt[(gt["y"] + gt["h"] < h - FOOT_MARGIN_PX) & (gt["x"] > 0) & (gt["x"] + gt["w"] < w)]
+        k = np.array([index.get((int(f), int(i)), -1) for f, i in zip(gt["frame"], gt["id"])], dtype=np.int64)
+        gt, k = gt[k >= 0], k[k >= 0]
+        truth = np.stack([world["gx"][k], world["gy"][k]], axis=1)
+        errors.append(np.linalg.norm(calib.image_to_ground(foot_points(gt)) - truth, axis=1))
+    return np.concatenate(errors)

@@ -14,7 +14,8 @@ For dense scenes seen by many overlapping calibrated cameras (WILDTRACK: 7 views
    tentative tracks, confirmed once ``min_views`` cameras see them at once or after
    ``confirm_frames`` time steps in a row; tracks without points for ``max_missed_seconds`` end.
 
-A camera box without a ground point (feet cut off) follows its tracklet's last ground track.
+A camera box without a ground point (feet cut off) follows its tracklet's last ground track.  Every
+box's ground point is replaced by its track's fused position (so ``global.txt`` holds it).
 Boxes never on a confirmed track get id -1 from :meth:`relabel` (the pipeline drops them).
 No ReID: identities come from geometry and motion only.
 """
@@ -43,6 +44,9 @@ class GroundParams:
     continuity_bonus: float = 4.0  # cost credit when a camera tracklet stays on its ground track
     cluster_distance: float = 1.5  # m: unexplained points of different cameras at most this far apart...
     merge_distance: float = 0.4  # m: tracks closer than this are one person; no new track this close to one
+    split_distance: float = 1.0  # m: tracks this close that share no camera...
+    split_frames: int = 1  # ...for this many time steps in a row are one person seen by two sets of cameras
+    second_gate: float = 25.0  # squared Mahalanobis: a leftover point may join a track lacking its camera
     min_views: int = 2  # cameras that must see a tentative track at once to confirm it...
     confirm_frames: int = 2  # ...or time steps in a row it must be seen
     max_missed_seconds: float = 1.5  # a confirmed track without points for longer ends
@@ -90,6 +94,7 @@ class GroundTracker:
         self.final_id: dict[int, int] = {}  # track uid -> global id (confirmed tracks only)
         self.assigned: dict[tuple[int, int, int], int] = {}  # (camera, frame, local id) -> track uid
         self.last_track: dict[tuple[int, int], int] = {}  # (camera, local id) -> track uid of its last point
+        self.disjoint: dict[tuple[int, int], int] = {}  # track pair -> time steps near, without a shared camera
 
     # -- the Associator protocol ------------------------------------------------------------------
 
@@ -134,6 +139,7 @@ class GroundTracker:
                 pending.append((t, pts[i], covs[i]))
                 t.views.add(cam)
                 self._assign(cam, frame, lids[i], t.uid)
+        leftovers = self._second_chance(frame, leftovers, pending)
         for t, z, R in pending:
             self._kalman_update(t, z, R)
         self._new_tracks(frame, leftovers)
@@ -158,26 +164,46 @@ class GroundTracker:
         covs += (along - base)[:, None, None] * ray[:, :, None] * ray[:, None, :]
         return covs
 
-    def _match(self, cam: int, lids: list[int], pts: np.ndarray, covs: np.ndarray) -> dict[int, GroundTrack]:
+    def _second_chance(self, frame: int, leftovers: list, pending: list) -> list:
+        """Points nobody took, within ``second_gate`` of a track that got no point from their camera."""
+        rest = []
+        for cam in sorted({item[0] for item in leftovers}):
+            items = [it for it in leftovers if it[0] == cam]
+            free = [t for t in self.tracks if cam not in t.views]
+            matches = self._match(cam, [it[1] for it in items], np.array([it[2] for it in items]),
+                                  np.array([it[3] for it in items]), free, self.p.second_gate)
+            for k, it in enumerate(items):
+                t = matches.get(k)
+                if t is None:
+                    rest.append(it)
+                else:
+                    pending.append((t, it[2], it[3]))
+                    t.views.add(cam)
+                    self._assign(cam, frame, it[1], t.uid)
+        return rest
+
+    def _match(self, cam: int, lids: list[int], pts: np.ndarray, covs: np.ndarray,
+               tracks: list[GroundTrack] | None = None, gate: float | None = None) -> dict[int, GroundTrack]:
         """Point index -> track, one point per track, for one camera."""
-        if not self.tracks or len(pts) == 0:
+        tracks = self.tracks if tracks is None else tracks
+        if not tracks or len(pts) == 0:
             return {}
-        pos = np.stack([t.x[:2] for t in self.tracks])
-        P = np.stack([t.P[:2, :2] for t in self.tracks])
+        pos = np.stack([t.x[:2] for t in tracks])
+        P = np.stack([t.P[:2, :2] for t in tracks])
         diff = pts[None, :, :] - pos[:, None, :]  # (T, N, 2)
         S = P[:, None] + covs[None, :]
         d2 = np.einsum("tni,tnij,tnj->tn", diff, np.linalg.inv(S), diff)
         euclid = np.linalg.norm(diff, axis=2)
-        valid = (d2 <= self.p.gate) & (euclid <= self.p.max_distance)
+        valid = (d2 <= (self.p.gate if gate is None else gate)) & (euclid <= self.p.max_distance)
         cost = d2.copy()
+        row_of = {t.uid: k for k, t in enumerate(tracks)}
         for j, lid in enumerate(lids):
-            uid = self.last_track.get((cam, lid))
-            for k, t in enumerate(self.tracks):
-                if t.uid == uid:
-                    cost[k, j] -= self.p.continuity_bonus
+            k = row_of.get(self.last_track.get((cam, lid)))
+            if k is not None:
+                cost[k, j] -= self.p.continuity_bonus
         big = 1e6
         rows, cols = linear_sum_assignment(np.where(valid, cost, big))
-        return {int(c): self.tracks[r] for r, c in zip(rows, cols) if valid[r, c]}
+        return {int(c): tracks[r] for r, c in zip(rows, cols) if valid[r, c]}
 
     def _kalman_update(self, t: GroundTrack, z: np.ndarray, R: np.ndarray) -> None:
         S = _H @ t.P @ _H.T + R
@@ -229,13 +255,21 @@ class GroundTracker:
         """Two tracks on one spot are one person: the older track takes the younger one's points."""
         order = sorted(self.tracks, key=lambda t: (not t.confirmed, t.uid))
         gone: dict[int, int] = {}
+        apart: dict[tuple[int, int], int] = {}
         for i, a in enumerate(order):
-            if a.uid in gone:
+            if a.uid in gone or not a.views:
                 continue
             for b in order[i + 1:]:
-                if b.uid not in gone and b.views and np.linalg.norm(a.x[:2] - b.x[:2]) < self.p.merge_distance:
+                if b.uid in gone or not b.views:
+                    continue
+                dist = np.linalg.norm(a.x[:2] - b.x[:2])
+                # Two tracks near each other that share no camera split one person's views between them.
+                if dist < self.p.split_distance and not (a.views & b.views):
+                    apart[(a.uid, b.uid)] = self.disjoint.get((a.uid, b.uid), 0) + 1
+                if dist < self.p.merge_distance or apart.get((a.uid, b.uid), 0) >= self.p.split_frames:
                     gone[b.uid] = a.uid
                     a.views |= b.views
+        self.disjoint = apart
         if not gone:
             return
         for key, uid in self.assigned.items():
@@ -267,8 +301,14 @@ class GroundTracker:
         self.last_track[(cam, lid)] = uid
 
     def _current(self, cam: int, frame: int, boxes: np.ndarray) -> np.ndarray:
+        """This step's ids, and every box's ground point replaced by its track's fused position."""
         out = boxes.copy()
-        out["id"] = [self.final_id.get(self.assigned.get((cam, frame, int(i)), -1), -1) for i in boxes["id"]]
+        alive = {t.uid: t for t in self.tracks}
+        for i, lid in enumerate(boxes["id"].tolist()):
+            uid = self.assigned.get((cam, frame, lid), -1)
+            out["id"][i] = self.final_id.get(uid, -1)
+            if uid in alive:
+                out["gx"][i], out["gy"][i] = alive[uid].x[:2]
         return out
 
 

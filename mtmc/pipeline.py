@@ -117,6 +117,8 @@ class Pipeline:
         self.last_local_tracks = tracks
         t2 = time.perf_counter()
         out = self.associator.update(frames.frame, tracks, track_embeddings)
+        for local, fused in zip(tracks, out):  # an associator may refine ground points (multi-view fusion)
+            local["gx"], local["gy"] = fused["gx"], fused["gy"]
         self.seconds["associate"] += time.perf_counter() - t2
         return out
 

@@ -12,11 +12,11 @@ from mtmc.errors import ConfigError, DataError
 
 EPILOG = """\
 examples:
-  mtmc calibrate opencv --camera CVLab1=intr_CVLab1.xml,extr_CVLab1.xml --units cm --image-size 1920x1080 \\
+  mtmc calibrate opencv --camera CVLab1 intr_CVLab1.xml,extr_CVLab1.xml --units cm --image-size 1920x1080 \\
       -o scene/calibration.json
   mtmc calibrate krt --camera cam0 --K K.txt --R R.txt --t t.txt --image-size 640x480 -o scene/calibration.json
   mtmc calibrate points --camera cam0 --pairs cam0_pairs.txt --image-size 640x480 -o scene/calibration.json
-  mtmc calibrate check scene/calibration.json --points cam0=cam0_check.txt
+  mtmc calibrate check scene/calibration.json --points cam0 cam0_check.txt
 
 -o adds (or replaces) the camera in an existing calibration.json.  Point files hold one pair per line,
 commas or whitespace: `u,v,x,y` (image pixel, ground point) for `points`, `x,y,u,v` for `check`."""
@@ -32,11 +32,9 @@ def _size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _named(text: str) -> tuple[str, list[str]]:
-    name, sep, files = text.partition("=")
-    if not sep or not name or not files:
-        raise argparse.ArgumentTypeError(f"expected NAME=FILE[,FILE...], got {text!r}")
-    return name, files.split(",")
+def _named(pairs: list[list[str]]) -> list[tuple[str, list[str]]]:
+    """``--camera NAME FILE[,FILE]`` pairs (NAME=FILE would read as a config override) -> (name, files)."""
+    return [(name, files.split(",")) for name, files in pairs]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         return p
 
     p = builder("opencv", "cameras from OpenCV XML/YAML storages (camera_matrix, distortion, rvec/R, tvec/t)")
-    p.add_argument("--camera", type=_named, action="append", required=True, metavar="NAME=FILE[,FILE]",
+    p.add_argument("--camera", nargs=2, action="append", required=True, metavar=("NAME", "FILE[,FILE]"),
                    help="a camera and its storage files (repeatable)")
     p = builder("krt", "a camera from text files: K (3x3), R (3x3 or a Rodrigues vector), t, optional dist")
     p.add_argument("--camera", required=True, help="camera name")
@@ -72,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                          description="Project ground points (x,y) through a calibration and compare with their "
                          "image points (u,v): prints the pixel error per camera.")
     p.add_argument("calibration", help="calibration.json")
-    p.add_argument("--points", type=_named, action="append", required=True, metavar="NAME=FILE",
+    p.add_argument("--points", nargs=2, action="append", required=True, metavar=("NAME", "FILE"),
                    help="a camera and its x,y,u,v file (repeatable)")
     p.add_argument("--units", choices=list(UNITS), default="m", help="units of the ground points")
     p.add_argument("--max-error", type=float, default=None, help="exit 1 when a camera's median error exceeds this")
@@ -88,7 +86,7 @@ def _build(args: argparse.Namespace) -> list:
     )
 
     if args.kind == "opencv":
-        return [read_opencv_camera(name, files, args.image_size, args.units) for name, files in args.camera]
+        return [read_opencv_camera(name, files, args.image_size, args.units) for name, files in _named(args.camera)]
     if args.image_size is None:
         raise ConfigError(f"calibrate {args.kind}: --image-size WIDTHxHEIGHT is required")
     if args.kind == "krt":
@@ -120,7 +118,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     cameras = load_calibration(args.calibration)
     worst = 0.0
-    for name, files in args.points:
+    for name, files in _named(args.points):
         if name not in cameras:
             raise DataError(f"camera {name!r} not in the calibration (have: {', '.join(cameras)})",
                             path=args.calibration)
