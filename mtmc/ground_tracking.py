@@ -47,6 +47,10 @@ class GroundParams:
     split_distance: float = 1.0  # m: tracks this close that share no camera...
     split_frames: int = 1  # ...for this many time steps in a row are one person seen by two sets of cameras
     second_gate: float = 25.0  # squared Mahalanobis: a leftover point may join a track lacking its camera
+    refine_passes: int = 1  # match every camera again against the other cameras' fused points
+    reconnect_seconds: float = 3.0  # a new track continues the id of a track lost this recently...
+    reconnect_distance: float = 1.0  # ...that ended within this distance (m) plus max_speed * gap
+    max_speed: float = 1.5  # m/s
     min_views: int = 2  # cameras that must see a tentative track at once to confirm it...
     confirm_frames: int = 2  # ...or time steps in a row it must be seen
     max_missed_seconds: float = 1.5  # a confirmed track without points for longer ends
@@ -72,6 +76,9 @@ class GroundTrack:
     last_frame: int = 0
     confirmed: bool = False
     views: set = field(default_factory=set)  # cameras with a point this step
+    first_frame: int = 0
+    first_pos: np.ndarray | None = None
+    last_pos: np.ndarray | None = None  # position after the last update with points
 
 
 class GroundTracker:
@@ -95,6 +102,7 @@ class GroundTracker:
         self.assigned: dict[tuple[int, int, int], int] = {}  # (camera, frame, local id) -> track uid
         self.last_track: dict[tuple[int, int], int] = {}  # (camera, local id) -> track uid of its last point
         self.disjoint: dict[tuple[int, int], int] = {}  # track pair -> time steps near, without a shared camera
+        self.lost: list[GroundTrack] = []  # confirmed tracks that ended recently (their id may continue)
 
     # -- the Associator protocol ------------------------------------------------------------------
 
@@ -118,33 +126,66 @@ class GroundTracker:
             t.x, t.P = self.F @ t.x, self.F @ t.P @ self.F.T + self.Q
             t.views = set()
         by_uid = {t.uid: t for t in self.tracks}
-        leftovers: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # camera, local id, point, covariance
-        pending: list[tuple[GroundTrack, np.ndarray, np.ndarray]] = []
+        views = []  # per camera: (camera, local ids, ground points, covariances) of the located boxes
         for cam, boxes in enumerate(tracks):
             lids = boxes["id"].astype(np.int64).tolist()
             pts = np.stack([boxes["gx"], boxes["gy"]], axis=1).reshape(-1, 2)
             ok = np.isfinite(pts).all(axis=1)
-            covs = self._point_covariances(cam, pts)
             for i in np.flatnonzero(~ok):  # no ground point: stay with the tracklet's ground track
                 uid = self.last_track.get((cam, lids[i]))
                 if uid in by_uid:
                     self.assigned[(cam, frame, lids[i])] = uid
             idx = np.flatnonzero(ok)
-            matches = self._match(cam, [lids[i] for i in idx], pts[idx], covs[idx])
-            for k, i in enumerate(idx):
-                t = matches.get(k)
+            views.append((cam, [lids[i] for i in idx], pts[idx], self._point_covariances(cam, pts[idx])))
+        prior = [(t.x[:2].copy(), t.P[:2, :2].copy()) for t in self.tracks]
+        matches = {v[0]: self._match(*v, self.tracks, prior) for v in views}
+        for _ in range(self.p.refine_passes):
+            matches = self._rematch(views, matches, prior)
+        leftovers: list[tuple[int, int, np.ndarray, np.ndarray]] = []  # camera, local id, point, covariance
+        pending: list[tuple[GroundTrack, np.ndarray, np.ndarray]] = []
+        for cam, lids, pts, covs in views:
+            for k in range(len(lids)):
+                t = matches[cam].get(k)
                 if t is None:
-                    leftovers.append((cam, lids[i], pts[i], covs[i]))
+                    leftovers.append((cam, lids[k], pts[k], covs[k]))
                     continue
-                pending.append((t, pts[i], covs[i]))
+                pending.append((t, pts[k], covs[k]))
                 t.views.add(cam)
-                self._assign(cam, frame, lids[i], t.uid)
+                self._assign(cam, frame, lids[k], t.uid)
         leftovers = self._second_chance(frame, leftovers, pending)
         for t, z, R in pending:
             self._kalman_update(t, z, R)
         self._new_tracks(frame, leftovers)
         self._manage(frame)
         return [self._current(cam, frame, boxes) for cam, boxes in enumerate(tracks)]
+
+    def _rematch(self, views, matches, prior) -> dict[int, dict[int, GroundTrack]]:
+        """Match each camera again against where the OTHER cameras' points (and the prediction) put each
+        track: a point that went to a neighbour's track is taken back once the other views agree."""
+        row = {id(t): k for k, t in enumerate(self.tracks)}
+        info = [np.linalg.inv(P) for _, P in prior]
+        vec = [inf @ x for inf, (x, _) in zip(info, prior)]
+        parts: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # (track row, camera) -> information
+        for cam, _, pts, covs in views:
+            for k, t in matches[cam].items():
+                Rinv = np.linalg.inv(covs[k])
+                parts[(row[id(t)], cam)] = (Rinv, Rinv @ pts[k])
+        total_i = [inf.copy() for inf in info]
+        total_v = [v.copy() for v in vec]
+        for (r, _), (Ri, rv) in parts.items():
+            total_i[r] += Ri
+            total_v[r] += rv
+        out = {}
+        for cam, lids, pts, covs in views:
+            refs = []
+            for r in range(len(self.tracks)):
+                inf, vv = total_i[r], total_v[r]
+                if (r, cam) in parts:  # leave this camera's own point out
+                    inf, vv = inf - parts[(r, cam)][0], vv - parts[(r, cam)][1]
+                cov = np.linalg.inv(inf)
+                refs.append((cov @ vv, cov))
+            out[cam] = self._match(cam, lids, pts, covs, self.tracks, refs)
+        return out
 
     # -- steps ------------------------------------------------------------------------------------
 
@@ -171,7 +212,8 @@ class GroundTracker:
             items = [it for it in leftovers if it[0] == cam]
             free = [t for t in self.tracks if cam not in t.views]
             matches = self._match(cam, [it[1] for it in items], np.array([it[2] for it in items]),
-                                  np.array([it[3] for it in items]), free, self.p.second_gate)
+                                  np.array([it[3] for it in items]), free,
+                                  [(t.x[:2], t.P[:2, :2]) for t in free], self.p.second_gate)
             for k, it in enumerate(items):
                 t = matches.get(k)
                 if t is None:
@@ -182,14 +224,13 @@ class GroundTracker:
                     self._assign(cam, frame, it[1], t.uid)
         return rest
 
-    def _match(self, cam: int, lids: list[int], pts: np.ndarray, covs: np.ndarray,
-               tracks: list[GroundTrack] | None = None, gate: float | None = None) -> dict[int, GroundTrack]:
-        """Point index -> track, one point per track, for one camera."""
-        tracks = self.tracks if tracks is None else tracks
+    def _match(self, cam: int, lids: list[int], pts: np.ndarray, covs: np.ndarray, tracks: list[GroundTrack],
+               refs: list[tuple[np.ndarray, np.ndarray]], gate: float | None = None) -> dict[int, GroundTrack]:
+        """Point index -> track, one point per track, for one camera; ``refs``: each track's (position, cov)."""
         if not tracks or len(pts) == 0:
             return {}
-        pos = np.stack([t.x[:2] for t in tracks])
-        P = np.stack([t.P[:2, :2] for t in tracks])
+        pos = np.stack([r[0] for r in refs])
+        P = np.stack([r[1] for r in refs])
         diff = pts[None, :, :] - pos[:, None, :]  # (T, N, 2)
         S = P[:, None] + covs[None, :]
         d2 = np.einsum("tni,tnij,tnj->tn", diff, np.linalg.inv(S), diff)
@@ -286,15 +327,37 @@ class GroundTracker:
         for t in self.tracks:
             if t.views:
                 t.streak = t.streak + 1 if t.last_frame == frame - 1 else 1
-                t.last_frame = frame
+                t.last_frame, t.last_pos = frame, t.x[:2].copy()
+                if t.first_pos is None:
+                    t.first_frame, t.first_pos = frame, t.x[:2].copy()
                 if not t.confirmed and (len(t.views) >= self.p.min_views or t.streak >= self.p.confirm_frames):
                     t.confirmed = True
-                    self.final_id[t.uid] = self.next_id
-                    self.next_id += 1
+                    self.final_id[t.uid] = self._continued_id(t)
             missed = frame - t.last_frame
             if (t.confirmed and missed <= self.max_missed) or (not t.confirmed and missed == 0):
                 kept.append(t)
+            elif t.confirmed:
+                self.lost.append(t)
         self.tracks = kept
+        horizon = int(round(self.p.reconnect_seconds * self.fps))
+        self.lost = [t for t in self.lost if frame - t.last_frame <= horizon]
+
+    def _continued_id(self, new: GroundTrack) -> int:
+        """The id of a track lost shortly before ``new`` started, close enough to be the same person;
+        else a fresh id."""
+        best, best_d = None, np.inf
+        for old in self.lost:
+            gap = (new.first_frame - old.last_frame) / self.fps
+            if gap <= 0:
+                continue
+            d = float(np.linalg.norm(new.first_pos - old.last_pos))
+            if d <= self.p.reconnect_distance + self.p.max_speed * gap and d < best_d:
+                best, best_d = old, d
+        if best is None:
+            self.next_id += 1
+            return self.next_id - 1
+        self.lost.remove(best)
+        return self.final_id[best.uid]
 
     def _assign(self, cam: int, frame: int, lid: int, uid: int) -> None:
         self.assigned[(cam, frame, lid)] = uid
