@@ -36,12 +36,12 @@ from mtmc.io.wildtrack import import_wildtrack  # noqa: E402
 from mtmc.pipeline import Pipeline  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "wildtrack"
-NOISE_OVERRIDES = {
+NOISE_OVERRIDES = {  # "realistic" and "none" are the noise levels of `mtmc import wildtrack --noise`
     "realistic": [],
     "none": ["detector.params.miss_rate=0", "detector.params.occlusion_miss=0", "detector.params.min_visibility=0",
              "detector.params.fp_per_frame=0", "detector.params.jitter=0"],
+    "jitter-0.02": ["detector.params.jitter=0.02"],  # sensitivity: realistic noise, but tighter boxes
 }
-assert set(NOISE_OVERRIDES) == {"realistic", "none"}  # the noise levels of `mtmc import wildtrack --noise`
 
 
 def _frames(boxes: np.ndarray, lo: int, hi: int) -> np.ndarray:

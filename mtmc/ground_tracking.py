@@ -46,7 +46,7 @@ class GroundParams:
     merge_distance: float = 0.4  # m: tracks closer than this are one person; no new track this close to one
     split_distance: float = 1.0  # m: tracks this close that share no camera...
     split_frames: int = 1  # ...for this many time steps in a row are one person seen by two sets of cameras
-    second_gate: float = 25.0  # squared Mahalanobis: a leftover point may join a track lacking its camera
+    second_gate: float = 25.0  # squared Mahalanobis: a leftover point may join a track lacking its camera (0: off)
     refine_passes: int = 1  # match every camera again against the other cameras' fused points
     reconnect_seconds: float = 3.0  # a new track continues the id of a track lost this recently...
     reconnect_distance: float = 1.0  # ...that ended within this distance (m) plus max_speed * gap
@@ -102,6 +102,7 @@ class GroundTracker:
         self.assigned: dict[tuple[int, int, int], int] = {}  # (camera, frame, local id) -> track uid
         self.last_track: dict[tuple[int, int], int] = {}  # (camera, local id) -> track uid of its last point
         self.disjoint: dict[tuple[int, int], int] = {}  # track pair -> time steps near, without a shared camera
+        self.step_keys: dict[tuple[int, int, int], np.ndarray | None] = {}  # this step's assignments -> point
         self.lost: list[GroundTrack] = []  # confirmed tracks that ended recently (their id may continue)
 
     # -- the Associator protocol ------------------------------------------------------------------
@@ -126,6 +127,7 @@ class GroundTracker:
             t.x, t.P = self.F @ t.x, self.F @ t.P @ self.F.T + self.Q
             t.views = set()
         by_uid = {t.uid: t for t in self.tracks}
+        self.step_keys = {}
         views = []  # per camera: (camera, local ids, ground points, covariances) of the located boxes
         for cam, boxes in enumerate(tracks):
             lids = boxes["id"].astype(np.int64).tolist()
@@ -135,6 +137,7 @@ class GroundTracker:
                 uid = self.last_track.get((cam, lids[i]))
                 if uid in by_uid:
                     self.assigned[(cam, frame, lids[i])] = uid
+                    self.step_keys[(cam, frame, lids[i])] = None
             idx = np.flatnonzero(ok)
             views.append((cam, [lids[i] for i in idx], pts[idx], self._point_covariances(cam, pts[idx])))
         prior = [(t.x[:2].copy(), t.P[:2, :2].copy()) for t in self.tracks]
@@ -151,12 +154,13 @@ class GroundTracker:
                     continue
                 pending.append((t, pts[k], covs[k]))
                 t.views.add(cam)
-                self._assign(cam, frame, lids[k], t.uid)
+                self._assign(cam, frame, lids[k], t.uid, pts[k])
         leftovers = self._second_chance(frame, leftovers, pending)
         for t, z, R in pending:
             self._kalman_update(t, z, R)
         self._new_tracks(frame, leftovers)
         self._manage(frame)
+        self._one_box_per_camera()
         return [self._current(cam, frame, boxes) for cam, boxes in enumerate(tracks)]
 
     def _rematch(self, views, matches, prior) -> dict[int, dict[int, GroundTrack]]:
@@ -206,7 +210,9 @@ class GroundTracker:
         return covs
 
     def _second_chance(self, frame: int, leftovers: list, pending: list) -> list:
-        """Points nobody took, within ``second_gate`` of a track that got no point from their camera."""
+        """Points nobody took, within ``second_gate`` of a track that got no point from their camera (0: off)."""
+        if self.p.second_gate <= 0:
+            return leftovers
         rest = []
         for cam in sorted({item[0] for item in leftovers}):
             items = [it for it in leftovers if it[0] == cam]
@@ -221,7 +227,7 @@ class GroundTracker:
                 else:
                     pending.append((t, it[2], it[3]))
                     t.views.add(cam)
-                    self._assign(cam, frame, it[1], t.uid)
+                    self._assign(cam, frame, it[1], t.uid, it[2])
         return rest
 
     def _match(self, cam: int, lids: list[int], pts: np.ndarray, covs: np.ndarray, tracks: list[GroundTrack],
@@ -282,8 +288,8 @@ class GroundTracker:
                             views={cam for cam, *_ in c})
             self.next_uid += 1
             self.tracks.append(t)
-            for cam, lid, *_ in c:
-                self._assign(cam, frame, lid, t.uid)
+            for cam, lid, point, _ in c:
+                self._assign(cam, frame, lid, t.uid, point)
 
     @staticmethod
     def _fuse(points) -> tuple[np.ndarray, np.ndarray]:
@@ -313,9 +319,9 @@ class GroundTracker:
         self.disjoint = apart
         if not gone:
             return
-        for key, uid in self.assigned.items():
-            if key[1] == frame and uid in gone:
-                self.assigned[key] = gone[uid]
+        for key in self.step_keys:
+            if self.assigned[key] in gone:
+                self.assigned[key] = gone[self.assigned[key]]
         for key, uid in self.last_track.items():
             if uid in gone:
                 self.last_track[key] = gone[uid]
@@ -359,9 +365,26 @@ class GroundTracker:
         self.lost.remove(best)
         return self.final_id[best.uid]
 
-    def _assign(self, cam: int, frame: int, lid: int, uid: int) -> None:
+    def _assign(self, cam: int, frame: int, lid: int, uid: int, point: np.ndarray) -> None:
         self.assigned[(cam, frame, lid)] = uid
+        self.step_keys[(cam, frame, lid)] = point
         self.last_track[(cam, lid)] = uid
+
+    def _one_box_per_camera(self) -> None:
+        """A track keeps one box per camera and step (after merges, or a follower next to a located box):
+        the one whose point is closest to it; the others get no id."""
+        pos = {t.uid: t.x[:2] for t in self.tracks}
+        groups: dict[tuple[int, int], list] = {}
+        for key, point in self.step_keys.items():
+            groups.setdefault((key[0], self.assigned[key]), []).append((key, point))
+        for (_, uid), members in groups.items():
+            if len(members) < 2:
+                continue
+            here = pos.get(uid)
+            def dist(item, here=here):
+                return np.inf if item[1] is None or here is None else float(np.linalg.norm(item[1] - here))
+            for key, _ in sorted(members, key=dist)[1:]:
+                del self.assigned[key]
 
     def _current(self, cam: int, frame: int, boxes: np.ndarray) -> np.ndarray:
         """This step's ids, and every box's ground point replaced by its track's fused position."""
