@@ -5,14 +5,19 @@ For dense scenes seen by many overlapping calibrated cameras (WILDTRACK: 7 views
 
 1. every ground track (a constant-velocity Kalman filter on the floor, metres) is predicted;
 2. in each camera, the tracks are matched to that camera's ground points (foot points of its
-   tracks) by a min-cost assignment on the Mahalanobis distance; a point's uncertainty is
+   tracks) by a min-cost assignment on the negative log-likelihood (Mahalanobis distance plus
+   log det of the innovation covariance), then again against where the other cameras' points
+   put each track (``refine_passes``); a point's uncertainty is
    elongated along the camera's viewing ray, by ``range_noise`` per unit of distance / camera
    height (a foot point a few pixels off moves a far person a long way along the ray), and a
    camera tracklet that stood on the same ground track last time gets ``continuity_bonus``;
 3. every track is updated with all the points it got (one per camera: information fusion);
 4. points nobody explains are clustered across cameras (one point per camera per cluster) into
    tentative tracks, confirmed once ``min_views`` cameras see them at once or after
-   ``confirm_frames`` time steps in a row; tracks without points for ``max_missed_seconds`` end.
+   ``confirm_frames`` time steps in a row; tracks without points for ``max_missed_seconds`` end;
+5. two tracks closer than ``merge_distance``, or near each other without a shared camera (one
+   person's views split between them), become one; a track confirmed where one was lost a moment
+   ago continues its id.
 
 A camera box without a ground point (feet cut off) follows its tracklet's last ground track.  Every
 box's ground point is replaced by its track's fused position (so ``global.txt`` holds it).
@@ -47,6 +52,7 @@ class GroundParams:
     split_distance: float = 1.0  # m: tracks this close that share no camera...
     split_frames: int = 1  # ...for this many time steps in a row are one person seen by two sets of cameras
     second_gate: float = 25.0  # squared Mahalanobis: a leftover point may join a track lacking its camera (0: off)
+    nll_cost: bool = True  # match on d^2 + log det S (the negative log-likelihood), not d^2 alone
     refine_passes: int = 1  # match every camera again against the other cameras' fused points
     reconnect_seconds: float = 3.0  # a new track continues the id of a track lost this recently...
     reconnect_distance: float = 1.0  # ...that ended within this distance (m) plus max_speed * gap
@@ -242,7 +248,7 @@ class GroundTracker:
         d2 = np.einsum("tni,tnij,tnj->tn", diff, np.linalg.inv(S), diff)
         euclid = np.linalg.norm(diff, axis=2)
         valid = (d2 <= (self.p.gate if gate is None else gate)) & (euclid <= self.p.max_distance)
-        cost = d2.copy()
+        cost = d2 + np.log(np.linalg.det(S)) if self.p.nll_cost else d2.copy()
         row_of = {t.uid: k for k, t in enumerate(tracks)}
         for j, lid in enumerate(lids):
             k = row_of.get(self.last_track.get((cam, lid)))
