@@ -34,8 +34,7 @@ from scipy.optimize import linear_sum_assignment
 
 from mtmc.association import ASSOCIATORS
 from mtmc.errors import ConfigError
-
-_H = np.hstack([np.eye(2), np.zeros((2, 2))])  # state (x, y, vx, vy) -> position
+from mtmc.ground_fusion import constant_velocity, fuse, kalman_update, ray_covariances
 
 
 @dataclass
@@ -95,11 +94,7 @@ class GroundTracker:
         self.fps = float(getattr(scene, "fps", 0) or 10.0)
         cams = [scene.camera_calibration(i) for i in range(len(scene.cameras))] if scene is not None else []
         self.centres = [None if c is None or c.center is None else np.asarray(c.center, float) for c in cams]
-        dt = 1.0 / self.fps
-        self.F = np.eye(4)
-        self.F[0, 2] = self.F[1, 3] = dt
-        g = np.array([[dt * dt / 2, 0], [0, dt * dt / 2], [dt, 0], [0, dt]])
-        self.Q = params.accel_noise**2 * g @ g.T
+        self.F, self.Q = constant_velocity(self.fps, params.accel_noise)
         self.max_missed = max(1, int(round(params.max_missed_seconds * self.fps)))
         self.tracks: list[GroundTrack] = []
         self.next_uid = 0
@@ -201,19 +196,8 @@ class GroundTracker:
 
     def _point_covariances(self, cam: int, pts: np.ndarray) -> np.ndarray:
         """(N, 2, 2) covariance of each ground point, long along the camera's viewing ray."""
-        n = len(pts)
-        base = self.p.point_noise**2
         centre = self.centres[cam] if cam < len(self.centres) else None
-        covs = np.repeat((np.eye(2) * base)[None], n, axis=0)
-        if centre is None or n == 0 or centre[2] <= 0:
-            return covs
-        d = np.nan_to_num(pts - centre[:2])
-        flat = np.linalg.norm(d, axis=1)
-        ray = d / np.maximum(flat, 1e-9)[:, None]
-        slant = np.sqrt(flat**2 + centre[2] ** 2) / centre[2]  # 1 / sin(depression angle)
-        along = base + (self.p.range_noise * slant) ** 2
-        covs += (along - base)[:, None, None] * ray[:, :, None] * ray[:, None, :]
-        return covs
+        return ray_covariances(pts, centre, self.p.point_noise, self.p.range_noise)
 
     def _second_chance(self, frame: int, leftovers: list, pending: list) -> list:
         """Points nobody took, within ``second_gate`` of a track that got no point from their camera (0: off)."""
@@ -258,11 +242,9 @@ class GroundTracker:
         rows, cols = linear_sum_assignment(np.where(valid, cost, big))
         return {int(c): tracks[r] for r, c in zip(rows, cols) if valid[r, c]}
 
-    def _kalman_update(self, t: GroundTrack, z: np.ndarray, R: np.ndarray) -> None:
-        S = _H @ t.P @ _H.T + R
-        K = t.P @ _H.T @ np.linalg.inv(S)
-        t.x = t.x + K @ (z - _H @ t.x)
-        t.P = (np.eye(4) - K @ _H) @ t.P
+    @staticmethod
+    def _kalman_update(t: GroundTrack, z: np.ndarray, R: np.ndarray) -> None:
+        t.x, t.P = kalman_update(t.x, t.P, z, R)
 
     def _new_tracks(self, frame: int, points: list[tuple[int, int, np.ndarray, np.ndarray]]) -> None:
         """Cluster unexplained points across cameras (one per camera) into tentative tracks."""
@@ -299,10 +281,8 @@ class GroundTracker:
 
     @staticmethod
     def _fuse(points) -> tuple[np.ndarray, np.ndarray]:
-        """Information-weighted mean of points with covariances."""
-        info = sum(np.linalg.inv(p[3]) for p in points)
-        cov = np.linalg.inv(info)
-        return cov @ sum(np.linalg.inv(p[3]) @ p[2] for p in points), cov
+        """Information-weighted mean of (camera, local id, point, covariance) items."""
+        return fuse([p[2] for p in points], [p[3] for p in points])
 
     def _merge_duplicates(self, frame: int) -> None:
         """Two tracks on one spot are one person: the older track takes the younger one's points."""

@@ -85,3 +85,19 @@ def test_bad_dataset_folder(tmp_path):
         import_wildtrack(bad, tmp_path / "out")
     assert main(["import", "wildtrack", str(bad), str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv", [["import", "--help"], ["import", "wildtrack", "--help"], ["calibrate", "--help"],
+                                  ["calibrate", "check", "--help"]])
+def test_new_verbs_have_help(argv, capsys):
+    with pytest.raises(SystemExit) as err:
+        main(argv)
+    assert err.value.code == 0 and "usage: mtmc" in capsys.readouterr().out
+
+
+def test_import_refuses_to_overwrite(scene_dir, capsys):
+    root = str(shared_path("data", "wildtrack"))
+    assert main(["import", "wildtrack", root, str(scene_dir), "--frames", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--overwrite" in err[0]
+    assert open_input(scene_dir).num_frames == FRAMES  # untouched
