@@ -20,6 +20,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "IDR": ("idr", "pct"),
     "MOTA": ("mota", "pct"),
     "MOTP": ("motp", "motp"),
+    "MODA": ("moda", "pct"),  # ground-plane detection rows (eval.ground)
+    "MODP": ("modp", "pct"),
     "HOTA": ("hota", "pct"),
     "DetA": ("deta", "pct"),
     "AssA": ("assa", "pct"),

@@ -110,6 +110,9 @@ class Pipeline:
         self.last_local_tracks = tracks
         t2 = time.perf_counter()
         out = self.associator.update(frame, tracks, track_embeddings)
+        if self.associator.latency == 0:  # an associator may refine ground points (multi-view fusion)
+            for local, fused in zip(tracks, out):
+                local["gx"], local["gy"] = fused["gx"], fused["gy"]
         self.seconds["associate"] += time.perf_counter() - t2
         return out
 
@@ -157,6 +160,7 @@ class Pipeline:
             self.associator.finalize()
             for cam, boxes in enumerate(tracks):
                 boxes["id"] = self.associator.relabel(cam, boxes)
+        tracks = [boxes[boxes["id"] >= 0] for boxes in tracks]  # an associator may reject boxes (id -1)
         if max_gap > 0:
             tracks = [interpolate_gaps(boxes, max_gap) for boxes in tracks]
         seconds = {**steps.seconds, **self.seconds}

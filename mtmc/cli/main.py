@@ -19,6 +19,8 @@ VERBS = {
     "eval": "mtmc.cli.evaluate",
     "demo": "mtmc.cli.demo",
     "reid": "mtmc.cli.reid",
+    "calibrate": "mtmc.cli.calibrate",
+    "import": "mtmc.cli.import_data",
 }
 
 
