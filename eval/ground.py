@@ -141,7 +141,7 @@ def projection_errors(scene) -> np.ndarray:
     Boxes cut by the image border (no visible feet, or a shifted bottom centre) are left out.
     """
     from mtmc.boxes import foot_points
-    from mtmc.pipeline import FOOT_MARGIN_PX
+    from mtmc.camera_stage import FOOT_MARGIN_PX
 
     world = scene.load_world_gt()
     if world is None or not scene.calibration:

@@ -12,6 +12,7 @@ from conftest import ROOT, shared_path
 from eval.ground import projection_errors
 from mtmc.cli.main import main
 from mtmc.errors import DataError
+from mtmc.io.mot import read_mot
 from mtmc.io.scene import open_input
 from mtmc.io.wildtrack import VIEWS, import_wildtrack, position_to_ground, visibility
 
@@ -40,7 +41,7 @@ def test_scene_layout_without_frames(scene_dir):
     for name, boxes in gt.items():  # clipped to the image, visibility in [0, 1], detections present
         assert (boxes["x"] >= 0).all() and (boxes["x"] + boxes["w"] <= 1920 + 1e-6).all(), name
         assert ((boxes["vis"] >= 0) & (boxes["vis"] <= 1)).all() and (boxes["vis"] < 1).any()
-        assert len(scene.load_det(scene.camera_names.index(name))) > 0
+        assert len(read_mot(scene_dir / name / "det" / "det.txt")) > 0
 
 
 def test_gt_boxes_project_onto_the_gt_positions(scene_dir):
