@@ -63,7 +63,7 @@ class PipelineResult:
             "frames": self.frames,
             "cameras": self.cameras,
             "boxes_per_camera": {c: int(len(t)) for c, t in zip(self.cameras, self.tracks)},
-            "identities": int(len(np.unique(concat(self.tracks)["id"]))) if self.tracks else 0,
+            "identities": len(set().union(*(np.unique(t["id"]).tolist() for t in self.tracks))),
             "embedded_crops": self.embedded_crops,
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
             "frames_per_second": round(self.frames / total, 2),

@@ -173,3 +173,18 @@ def test_joined_visits_never_put_one_id_on_two_boxes_of_a_frame():
     before = ids[(everything["id"] == 1) & (everything["frame"] < 55)]
     after = ids[(everything["id"] == 2) & (everything["frame"] > 60)]
     assert len(set(before)) == 1 and set(before) == set(after)  # one person across the two visits
+
+
+def test_cross_similarity_equals_the_per_visit_directed_similarities():
+    from mtmc.association.refine import cross_similarity, directed_similarity
+
+    rng = np.random.default_rng(3)
+
+    def visit(n):
+        x = rng.normal(size=(n, 8)).astype(np.float32)
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    a, b = [visit(k) for k in (3, 5, 1)], [visit(k) for k in (4, 2, 6, 3)]
+    a_to_b, b_to_a = cross_similarity(a, b)
+    assert np.allclose(a_to_b, directed_similarity(a, b), atol=1e-6)
+    assert np.allclose(b_to_a, directed_similarity(b, a), atol=1e-6)

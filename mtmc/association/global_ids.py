@@ -104,7 +104,7 @@ class GlobalAssociator:
                 tr.position = np.array([boxes["gx"][i], boxes["gy"][i]], dtype=np.float64)
                 emb = None
                 if embs is not None and np.all(np.isfinite(embs[i])):
-                    emb = np.asarray(embs[i], dtype=np.float32)
+                    emb = np.array(embs[i], dtype=np.float32)  # a copy: a view would keep the whole frame matrix
                     self.centering.observe(emb)
                     self.scheduler.embedded(key, frame)
                 seen.append((tr, emb))

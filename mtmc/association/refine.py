@@ -102,6 +102,17 @@ def directed_similarity(queries: list[np.ndarray], gallery: list[np.ndarray]) ->
     return directed
 
 
+def cross_similarity(a: list[np.ndarray], b: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(A, B) and (B, A) directed similarities of two lists of visits from one product of all their crops:
+    the mean over one visit's crops of their best cosine in the other visit."""
+    size_a, size_b = np.array([len(x) for x in a]), np.array([len(x) for x in b])
+    start_a, start_b = np.concatenate([[0], np.cumsum(size_a)[:-1]]), np.concatenate([[0], np.cumsum(size_b)[:-1]])
+    products = np.concatenate(a) @ np.concatenate(b).T  # (crops of a, crops of b)
+    a_to_b = np.add.reduceat(np.maximum.reduceat(products, start_b, axis=1), start_a, axis=0) / size_a[:, None]
+    b_to_a = np.add.reduceat(np.maximum.reduceat(products, start_a, axis=0), start_b, axis=1) / size_b[None, :]
+    return a_to_b, b_to_a.T
+
+
 def visit_crops(samples: list[np.ndarray], transform: Callable[[np.ndarray], np.ndarray] | None) -> np.ndarray:
     """At most ``MAX_SAMPLES`` of a visit's crops, evenly spread, transformed for comparison."""
     emb = np.asarray(samples, dtype=np.float32)

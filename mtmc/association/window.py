@@ -27,7 +27,7 @@ from mtmc.association.identities import IdentityStore, SceneCentering, Tracklet,
 from mtmc.association.params import RefineParams, frames_for
 from mtmc.association.refine import (
     average_linkage,
-    directed_similarity,
+    cross_similarity,
     identity_spans,
     shared_frames,
     visit_crops,
@@ -177,12 +177,13 @@ class WindowRefiner:
         An anchor group's similarity to an open visit is the crop-weighted mean over its visits, as
         average linkage would give after joining them."""
         n_open, n_groups = len(open_crops), len(group_sizes)
-        oo = directed_similarity(open_crops, open_crops)
+        oo, _ = cross_similarity(open_crops, open_crops)
         sim = np.full((n_open + n_groups, n_open + n_groups), -np.inf)
         sim[:n_open, :n_open] = 0.5 * (oo + oo.T)
         weights = [len(c) for c in open_crops]
         if n_groups:
-            oc = 0.5 * (directed_similarity(open_crops, closed_crops) + directed_similarity(closed_crops, open_crops).T)
+            open_to_closed, closed_to_open = cross_similarity(open_crops, closed_crops)
+            oc = 0.5 * (open_to_closed + closed_to_open.T)
             sizes = np.array([len(c) for c in closed_crops], dtype=np.float64)
             bounds = np.concatenate([[0], np.cumsum(group_sizes)])
             for g in range(n_groups):
