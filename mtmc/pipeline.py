@@ -107,12 +107,13 @@ class Pipeline:
             for cam, boxes in enumerate(tracks)
         ]
         track_embeddings = embed(frame, wanted)
-        self.last_local_tracks = tracks
         t2 = time.perf_counter()
         out = self.associator.update(frame, tracks, track_embeddings)
         if self.associator.latency == 0:  # an associator may refine ground points (multi-view fusion)
+            tracks = [t if t.flags.writeable else t.copy() for t in tracks]  # Ray hands read-only arrays
             for local, fused in zip(tracks, out):
                 local["gx"], local["gy"] = fused["gx"], fused["gy"]
+        self.last_local_tracks = tracks
         self.seconds["associate"] += time.perf_counter() - t2
         return out
 
@@ -141,7 +142,7 @@ class Pipeline:
         with steps:
             for frame, local_tracks in steps:
                 out = self.associate(frame, local_tracks, steps.embed)
-                for cam, boxes in enumerate(out if online else local_tracks):
+                for cam, boxes in enumerate(out if online else self.last_local_tracks):
                     (emitted if online else per_camera)[cam].append(boxes)
                 count += 1
                 if bar is not None:
