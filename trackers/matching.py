@@ -9,6 +9,8 @@ from __future__ import annotations
 import lap
 import numpy as np
 
+from mtmc.vectors import l2_normalize as unit_vectors
+
 _EMPTY_MATCHES = np.empty((0, 2), dtype=np.int64)
 
 
@@ -92,10 +94,8 @@ def associate_iou(
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero)."""
-    x = np.asarray(x, dtype=np.float64)
-    norm = np.linalg.norm(x, axis=-1, keepdims=True)
-    return x / np.maximum(norm, 1e-12)
+    """Rows scaled to unit length in float64, the trackers' precision (zero rows stay zero)."""
+    return unit_vectors(np.asarray(x, dtype=np.float64))
 
 
 def cosine_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:

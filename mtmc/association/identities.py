@@ -9,6 +9,8 @@ from typing import Literal
 
 import numpy as np
 
+from mtmc.vectors import l2_normalize
+
 
 class UnionFind:
     """Union-find over ints; a union keeps the smaller (older) id as the root."""
@@ -218,7 +220,7 @@ class SceneCentering:
         if not self.enabled or self.count < self.min_count:
             return x
         c = x - (self._sum / self.count).astype(x.dtype)
-        return c / np.maximum(np.linalg.norm(c, axis=-1, keepdims=True), 1e-12)
+        return l2_normalize(c)
 
     def similarity(self, query, gallery) -> float:
         """``gallery_similarity`` of the centred embeddings."""
