@@ -84,3 +84,28 @@ def foot_points(boxes: np.ndarray) -> np.ndarray:
 def concat(parts: list[np.ndarray]) -> np.ndarray:
     """Concatenate box arrays (an empty list gives an empty array)."""
     return np.concatenate(parts) if parts else make_boxes(0)
+
+
+class BoxLog:
+    """Boxes of a whole run, appended a frame at a time and kept as a few large arrays.
+
+    A long run appends tens of thousands of tiny arrays; each costs more in object overhead than its
+    rows and they fragment the heap, so every ``chunk`` appends are joined into one array.
+    """
+
+    def __init__(self, chunk: int = 256):
+        self.chunk = chunk
+        self._joined: list[np.ndarray] = []
+        self._recent: list[np.ndarray] = []
+
+    def append(self, boxes: np.ndarray) -> None:
+        if len(boxes):
+            self._recent.append(boxes)
+        if len(self._recent) >= self.chunk:
+            self._joined.append(concat(self._recent))
+            self._recent = []
+
+    def take(self) -> np.ndarray:
+        """Every box in the order appended; the log is empty afterwards (its arrays are released)."""
+        parts, self._joined, self._recent = self._joined + self._recent, [], []
+        return concat(parts)

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mtmc.association import ASSOCIATORS
-from mtmc.boxes import concat
+from mtmc.boxes import BoxLog
 from mtmc.camera_stage import CameraStage
 from mtmc.config import PipelineConfig
 from mtmc.embedders import build_embedder
@@ -130,8 +130,8 @@ class Pipeline:
         relabelled with the final decisions (and the offline refinement, if configured)."""
         from mtmc.runtime import open_steps
 
-        per_camera: list[list[np.ndarray]] = [[] for _ in self.cameras]  # tracker ids (offline relabel)
-        emitted: list[list[np.ndarray]] = [[] for _ in self.cameras]  # streamed global ids (online)
+        # online: the streamed global ids; offline: the tracker ids, relabelled at the end
+        logs = [BoxLog() for _ in self.cameras]
         count = 0
         steps = open_steps(self, frames)  # runtime.executor: this process, or per-camera Ray workers
         bar = None
@@ -143,7 +143,7 @@ class Pipeline:
             for frame, local_tracks in steps:
                 out = self.associate(frame, local_tracks, steps.embed)
                 for cam, boxes in enumerate(out if online else self.last_local_tracks):
-                    (emitted if online else per_camera)[cam].append(boxes)
+                    logs[cam].append(boxes)
                 count += 1
                 if bar is not None:
                     bar.update(1)
@@ -152,18 +152,19 @@ class Pipeline:
         max_gap = int(round(self.cfg.output.interpolate_seconds * self.scene.fps))
         if online:
             for cam, boxes in enumerate(self.finish()):
-                emitted[cam].append(boxes)
-            tracks = [concat(parts) for parts in emitted]
+                logs[cam].append(boxes)
             max_gap = min(max_gap, self.associator.latency)
         else:
-            tracks = [concat(parts) for parts in per_camera]
             # Identities are final only now: late ReID decisions and offline refinement relabel the run.
             self.associator.finalize()
-            for cam, boxes in enumerate(tracks):
+        tracks = []
+        for cam, log in enumerate(logs):  # one camera at a time: only one camera's copies exist at once
+            boxes = log.take()
+            if not online:
                 boxes["id"] = self.associator.relabel(cam, boxes)
-        tracks = [boxes[boxes["id"] >= 0] for boxes in tracks]  # an associator may reject boxes (id -1)
-        if max_gap > 0:
-            tracks = [interpolate_gaps(boxes, max_gap) for boxes in tracks]
+            if (boxes["id"] < 0).any():  # an associator may reject boxes (id -1)
+                boxes = boxes[boxes["id"] >= 0]
+            tracks.append(interpolate_gaps(boxes, max_gap) if max_gap > 0 else boxes)
         seconds = {**steps.seconds, **self.seconds}
         return PipelineResult(self.cameras, tracks, count, seconds, steps.embedded_crops, steps.stats())
 
