@@ -22,7 +22,8 @@ For dense scenes seen by many overlapping calibrated cameras (WILDTRACK: 7 views
 A camera box without a ground point (feet cut off) follows its tracklet's last ground track.  Every
 box's ground point is replaced by its track's fused position (so ``global.txt`` holds it).
 Boxes never on a confirmed track get id -1 from :meth:`relabel` (the pipeline drops them).
-No ReID: identities come from geometry and motion only.
+No ReID: identities come from geometry and motion only.  Offline, ``refine`` (:mod:`ground_refine`)
+cuts the tracks where they were ambiguous and re-links the pieces by motion before :meth:`relabel`.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ class GroundTracker:
                 self._assign(cam, frame, lids[k], t.uid, pts[k])
         leftovers = self._second_chance(frame, leftovers, pending)
         for t, z, R in pending:
-            self._kalman_update(t, z, R)
+            t.x, t.P = kalman_update(t.x, t.P, z, R)
         self._new_tracks(frame, leftovers)
         self._manage(frame)
         self._one_box_per_camera()
@@ -259,10 +260,6 @@ class GroundTracker:
                 cost[k, j] -= self.p.continuity_bonus
         matches, _, _ = linear_assignment(np.where(valid, cost, 1e6))
         return {int(c): tracks[r] for r, c in matches.tolist() if valid[r, c]}
-
-    @staticmethod
-    def _kalman_update(t: GroundTrack, z: np.ndarray, R: np.ndarray) -> None:
-        t.x, t.P = kalman_update(t.x, t.P, z, R)
 
     def _new_tracks(self, frame: int, points: list[tuple[int, int, np.ndarray, np.ndarray]]) -> None:
         """Cluster unexplained points across cameras (one per camera) into tentative tracks."""
