@@ -102,6 +102,7 @@ AS = "tests/test_association_stages.py::"
 AT = "tests/test_association.py::"
 AR = "tests/test_association_refine.py::"
 ST = "tests/test_association_stream.py::"
+GR = "tests/test_ground_refine.py::"
 
 MUTATIONS: list[Mutation] = [
     Mutation("sort.min_hits", "trackers.sort:sort_style_output", _no_min_hits,
@@ -178,6 +179,10 @@ MUTATIONS: list[Mutation] = [
     Mutation("association.stream.one_id_per_box", "mtmc.association.stream:IdStream.emit",
              _emit_without_uniqueness,
              (ST + "test_a_window_join_of_overlapping_visits_never_puts_one_id_on_two_boxes",)),
+    Mutation("association.ground.refine_relink", "mtmc.association.ground_refine:link_pieces",
+             lambda orig: lambda pieces, fps, p: np.arange(1, len(pieces) + 1),
+             (GR + "test_a_swap_at_a_crossing_is_undone_by_motion_continuity",
+              GR + "test_a_fragment_after_a_miss_is_stitched_and_a_stranger_is_not")),
     Mutation("association.none.cameras_apart", "mtmc.association.per_camera:PerCameraIds.__init__",
              _after_init(lambda self: setattr(self, "offset", 0)),
              (AS + "test_per_camera_ids_stay_apart_across_cameras",)),

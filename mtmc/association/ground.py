@@ -22,7 +22,8 @@ For dense scenes seen by many overlapping calibrated cameras (WILDTRACK: 7 views
 A camera box without a ground point (feet cut off) follows its tracklet's last ground track.  Every
 box's ground point is replaced by its track's fused position (so ``global.txt`` holds it).
 Boxes never on a confirmed track get id -1 from :meth:`relabel` (the pipeline drops them).
-No ReID: identities come from geometry and motion only.
+No ReID: identities come from geometry and motion only.  Offline, ``refine`` (:mod:`ground_refine`)
+cuts the tracks where they were ambiguous and re-links the pieces by motion before :meth:`relabel`.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from mtmc.association import ASSOCIATORS
 from mtmc.association.ground_fusion import constant_velocity, fuse, kalman_update, ray_covariances
+from mtmc.association.ground_refine import GroundRefineParams, PieceLabels
 from mtmc.boxes import make_boxes
 from mtmc.errors import ConfigError
+from trackers.matching import linear_assignment
 
 
 @dataclass
@@ -60,6 +62,7 @@ class GroundParams:
     min_views: int = 2  # cameras that must see a tentative track at once to confirm it...
     confirm_frames: int = 2  # ...or time steps in a row it must be seen
     max_missed_seconds: float = 1.5  # a confirmed track without points for longer ends
+    refine: GroundRefineParams = field(default_factory=GroundRefineParams)  # offline cut-and-relink
 
     def validate(self, key_path: str = "") -> None:
         p = f"{key_path}." if key_path else ""
@@ -108,6 +111,8 @@ class GroundTracker:
         self.disjoint: dict[tuple[int, int], int] = {}  # track pair -> time steps near, without a shared camera
         self.step_keys: dict[tuple[int, int, int], np.ndarray | None] = {}  # this step's assignments -> point
         self.lost: list[GroundTrack] = []  # confirmed tracks that ended recently (their id may continue)
+        self.history: dict[int, list[tuple[int, np.ndarray]]] = {}  # uid -> (frame, x) after each update
+        self.pieces: PieceLabels | None = None  # the offline re-linked labels (``refine.enabled``)
 
     # -- the Associator protocol ------------------------------------------------------------------
 
@@ -118,15 +123,24 @@ class GroundTracker:
         return [make_boxes(0) for _ in self.centres]
 
     def finalize(self) -> None:
-        return None
+        """Offline (``refine.enabled``): cut the confirmed tracks where they were ambiguous and re-link."""
+        if not self.p.refine.enabled:
+            return
+        history = {}
+        for uid in sorted(self.final_id):
+            steps = self.history.get(uid, [])
+            if steps:
+                x = np.array([s[1] for s in steps])
+                history[uid] = (np.array([s[0] for s in steps], dtype=np.int64), x[:, :2], x[:, 2:])
+        self.pieces = PieceLabels(history, self.fps, self.p.refine)
 
     def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
-        """Final ids: the confirmed ground track each box was on, -1 for the rest."""
+        """Final ids: the confirmed ground track (or re-linked piece) each box was on, -1 for the rest."""
         out = np.full(len(boxes), -1, dtype=np.int64)
         for i, (lid, frame) in enumerate(zip(boxes["id"].tolist(), boxes["frame"].tolist())):
             uid = self.assigned.get((camera, frame, lid))
-            if uid is not None:
-                out[i] = self.final_id.get(uid, -1)
+            if uid is not None and uid in self.final_id:
+                out[i] = self.final_id[uid] if self.pieces is None else self.pieces.label(uid, frame)
         return out
 
     def update(self, frame: int, tracks: list[np.ndarray], embeddings: list) -> list[np.ndarray]:
@@ -164,7 +178,7 @@ class GroundTracker:
                 self._assign(cam, frame, lids[k], t.uid, pts[k])
         leftovers = self._second_chance(frame, leftovers, pending)
         for t, z, R in pending:
-            self._kalman_update(t, z, R)
+            t.x, t.P = kalman_update(t.x, t.P, z, R)
         self._new_tracks(frame, leftovers)
         self._manage(frame)
         self._one_box_per_camera()
@@ -244,13 +258,8 @@ class GroundTracker:
             k = row_of.get(self.last_track.get((cam, lid)))
             if k is not None:
                 cost[k, j] -= self.p.continuity_bonus
-        big = 1e6
-        rows, cols = linear_sum_assignment(np.where(valid, cost, big))
-        return {int(c): tracks[r] for r, c in zip(rows, cols) if valid[r, c]}
-
-    @staticmethod
-    def _kalman_update(t: GroundTrack, z: np.ndarray, R: np.ndarray) -> None:
-        t.x, t.P = kalman_update(t.x, t.P, z, R)
+        matches, _, _ = linear_assignment(np.where(valid, cost, 1e6))
+        return {int(c): tracks[r] for r, c in matches.tolist() if valid[r, c]}
 
     def _new_tracks(self, frame: int, points: list[tuple[int, int, np.ndarray, np.ndarray]]) -> None:
         """Cluster unexplained points across cameras (one per camera) into tentative tracks."""
@@ -326,6 +335,7 @@ class GroundTracker:
             if t.views:
                 t.streak = t.streak + 1 if t.last_frame == frame - 1 else 1
                 t.last_frame, t.last_pos = frame, t.x[:2].copy()
+                self.history.setdefault(t.uid, []).append((frame, t.x.copy()))
                 if t.first_pos is None:
                     t.first_frame, t.first_pos = frame, t.x[:2].copy()
                 if not t.confirmed and (len(t.views) >= self.p.min_views or t.streak >= self.p.confirm_frames):
