@@ -53,7 +53,7 @@ class CachedEmbedder:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("scene")
-    p.add_argument("--config", action="append", help="config layers, in order (default: configs/lab.yaml)")
+    p.add_argument("--config", action="append", help="config layers, in order (default: configs/lab.yaml + configs/detectors/simulated.yaml)")
     p.add_argument("--reid", required=True, metavar="NAME=WEIGHTS", help="the model whose thresholds to tune")
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="fixed overrides")
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     p.add_argument("--online", action="store_true",
                    help="score the ids as streamed (association.params.latency_seconds late, never changed)")
     args = p.parse_args(argv)
-    configs = args.config or [str(ROOT / "configs" / "lab.yaml")]
+    configs = args.config or [str(ROOT / "configs" / "lab.yaml"), str(ROOT / "configs" / "detectors" / "simulated.yaml")]
 
     from mtmc.config import load_config
     from mtmc.embedders import build_embedder

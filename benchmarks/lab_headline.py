@@ -4,7 +4,7 @@
         --reid osnet_x0_25=runs/reid/osnet_x0_25/model.pth --reid cdnet=runs/reid/cdnet/model.pth
 
 For every seed a LAB-style scene is synthesized (cached in --workdir), then tracked with the
-config ``configs/lab.yaml`` (simulated detector with realistic noise, BoT-SORT per camera, global
+config ``configs/lab.yaml`` + ``configs/detectors/simulated.yaml`` (simulated detector with realistic noise, BoT-SORT per camera, global
 association) under each setting:
 
 * ``no ReID``  — ground-plane fusion and motion continuations only;
@@ -131,7 +131,8 @@ def main(argv=None) -> int:
             if previous:
                 results.append(previous[0])
                 continue
-            cfg = load_config([args.config, *files], overrides + ["output.map=false"] + args.set)
+            # the simulated detector unless a row names another (--detector rows override it)
+            cfg = load_config([args.config, str(ROOT / "configs" / "detectors" / "simulated.yaml"), *files], overrides + ["output.map=false"] + args.set)
             out = Path(args.workdir) / "runs" / f"s{seed}_{detector}_{label.replace(' ', '_')}"
             embedder, cache_file = None, None
             if cfg.reid.model not in ("none", "oracle"):

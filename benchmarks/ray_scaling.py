@@ -27,7 +27,7 @@ def track(scene: Path, out: Path, overrides: list[str]) -> dict:
     from mtmc.config import load_config
     from mtmc.run import run_tracking
 
-    cfg = load_config([], overrides)
+    cfg = load_config([], ["detector.name=simulated", *overrides])
     return run_tracking(scene, cfg, out, progress=False)
 
 

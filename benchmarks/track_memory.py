@@ -61,7 +61,7 @@ def main() -> None:
         peaks = []
         for d in durations:
             with tempfile.TemporaryDirectory(dir=workdir) as run:
-                peaks.append(peak_rss_mib(["track", str(scenes[d]), "-o", run, "--quiet", *overrides.split(",")]))
+                peaks.append(peak_rss_mib(["track", str(scenes[d]), "-c", str(ROOT / "configs" / "detectors" / "simulated.yaml"), "-o", run, "--quiet", *overrides.split(",")]))
         growth = 100.0 * (peaks[-1] / peaks[0] - 1.0)
         print(f"| {label} | " + " | ".join(f"{p:.0f}" for p in peaks) + f" | {growth:+.1f} % |", flush=True)
 

@@ -7,7 +7,7 @@ only :meth:`embed` waits for the associator, which decides which crops are worth
 
 One time step, as the pipeline drives it::
 
-    tracks = stage.track(frames)                       # per camera, tracker-local ids
+    tracks = stage.track(frames)                       # per camera, tracker-local ids (detect or predict)
     wanted = [associator.wants_embeddings(cam, t) ...]  # the associator's ReID schedule
     embeddings = stage.embed(frames.frame, wanted)     # frees the step's images
 """
@@ -21,7 +21,8 @@ import numpy as np
 from mtmc.boxes import foot_points
 from mtmc.config import PipelineConfig
 from mtmc.detectors import DETECTORS
-from mtmc.embedders import build_embedder
+from mtmc.detectors.common import detects_on
+from mtmc.embedders import build_embedder, embed_batch
 from mtmc.errors import MtmcError
 from mtmc.io.scene import Scene
 from mtmc.stages import Detector, Embedder, FrameSet
@@ -39,7 +40,9 @@ class CameraStage:
         self.cameras = list(range(len(scene.cameras))) if cameras is None else list(cameras)
         self.names = [scene.cameras[i].name for i in self.cameras]
         self.calibration = [scene.camera_calibration(i) for i in self.cameras]
-        self.detector: Detector = DETECTORS.build(cfg.detector.name, cfg.detector.params, scene=scene)
+        # the detection schedule (every_n, round_robin) is part of every detector's params
+        self.schedule = DETECTORS.parse_params(cfg.detector.name, cfg.detector.params, "detector.params")
+        self.detector: Detector = DETECTORS.build(cfg.detector.name, self.schedule, scene=scene)
         self.trackers = [
             TRACKERS.build(cfg.tracker.name, cfg.tracker.params, frame_rate=scene.fps) for _ in self.cameras
         ]
@@ -55,20 +58,19 @@ class CameraStage:
         return self.detector.needs_pixels or (self.embedder is not None and self.embedder.needs_pixels)
 
     def track(self, frames: FrameSet) -> list[np.ndarray]:
-        """This group's tracks of one time step (``camera`` = scene index, ids local to each tracker)."""
+        """This group's tracks of one time step (``camera`` = scene index, ids local to each tracker).
+
+        Cameras the detection schedule skips this frame (``detector.params.every_n``) get their
+        tracker's Kalman prediction instead of a detector call."""
         if list(frames.cameras) != self.names:
             raise MtmcError(f"frame {frames.frame}: got cameras {frames.cameras}, expected {self.names}")
-        t0 = time.perf_counter()
-        detections = self.detector.detect(frames)
-        self.seconds["detect"] += time.perf_counter() - t0
         images = list(frames.images) if frames.images else [None] * len(self.cameras)
+        detections = self._detect(frames, images)
+        det_emb = self._tracker_embeddings(images, detections)
         tracks = []
         for i, (cam, tracker, dets) in enumerate(zip(self.cameras, self.trackers, detections)):
-            det_emb = None
-            if tracker.uses_embeddings and self._can_embed(images[i]):
-                det_emb = self._embed(images[i], dets)
             t_start = time.perf_counter()
-            cam_tracks = tracker.update(dets, images[i], det_emb)
+            cam_tracks = tracker.predict() if dets is None else tracker.update(dets, images[i], det_emb[i])
             self.seconds["track"] += time.perf_counter() - t_start
             cam_tracks["frame"], cam_tracks["camera"] = frames.frame, cam
             self._locate_on_ground(i, cam_tracks)
@@ -80,29 +82,58 @@ class CameraStage:
     def embed(self, frame: int, wanted: list[np.ndarray | None]) -> list[np.ndarray | None]:
         """Embeddings of the ``wanted`` tracks of ``frame`` (row-aligned, nan rows not embedded), per camera.
 
-        Also forgets that frame's images, so call it once per tracked frame (with all-None to only forget)."""
+        The crops of all cameras go through one embedder call.  Also forgets that frame's images, so
+        call it once per tracked frame (with all-None to only forget)."""
         tracks, images = self._pending.pop(int(frame), (None, None))
         out: list[np.ndarray | None] = [None] * len(self.cameras)
         if tracks is None:
             return out
-        for i, mask in enumerate(wanted):
-            if mask is None or not np.any(mask) or not self._can_embed(images[i]):
-                continue
+        todo = [i for i, mask in enumerate(wanted)
+                if mask is not None and np.any(mask) and self._can_embed(images[i])]
+        embedded = self._embed([images[i] for i in todo], [tracks[i][wanted[i]] for i in todo])
+        for i, rows in zip(todo, embedded):
             emb = np.full((len(tracks[i]), self.embedder.dim), np.nan, dtype=np.float32)
-            emb[mask] = self._embed(images[i], tracks[i][mask])
+            emb[wanted[i]] = rows
             out[i] = emb
         return out
 
     # -- helpers ----------------------------------------------------------------------------------
 
+    def _detect(self, frames: FrameSet, images: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        """Per camera: its detections, or None where the schedule skips it (one detector call for the rest)."""
+        due = [i for i, cam in enumerate(self.cameras) if detects_on(self.schedule, int(frames.frame), cam)]
+        out: list[np.ndarray | None] = [None] * len(self.cameras)
+        if not due:
+            return out
+        if len(due) < len(self.cameras):
+            frames = FrameSet(frames.frame, frames.time, [self.names[i] for i in due],
+                              [images[i] for i in due] if frames.images else [])
+        t0 = time.perf_counter()
+        for i, dets in zip(due, self.detector.detect(frames)):
+            out[i] = dets
+        self.seconds["detect"] += time.perf_counter() - t0
+        return out
+
+    def _tracker_embeddings(self, images: list[np.ndarray | None],
+                            detections: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        """An embedding per detection for the appearance trackers, all cameras in one embedder call."""
+        out: list[np.ndarray | None] = [None] * len(self.cameras)
+        todo = [i for i, dets in enumerate(detections)
+                if dets is not None and self.trackers[i].uses_embeddings and self._can_embed(images[i])]
+        for i, emb in zip(todo, self._embed([images[i] for i in todo], [detections[i] for i in todo])):
+            out[i] = emb
+        return out
+
     def _can_embed(self, image: np.ndarray | None) -> bool:
         return self.embedder is not None and (image is not None or not self.embedder.needs_pixels)
 
-    def _embed(self, image: np.ndarray | None, boxes: np.ndarray) -> np.ndarray:
+    def _embed(self, images: list[np.ndarray | None], boxes: list[np.ndarray]) -> list[np.ndarray]:
+        if not boxes:
+            return []
         t0 = time.perf_counter()
-        emb = self.embedder.embed(image, boxes)
+        emb = embed_batch(self.embedder, images, boxes)
         self.seconds["reid"] += time.perf_counter() - t0
-        self.embedded_crops += len(boxes)
+        self.embedded_crops += sum(len(b) for b in boxes)
         return emb
 
     def _locate_on_ground(self, index: int, tracks: np.ndarray) -> None:

@@ -213,7 +213,7 @@ class ComponentConfig:
 
 @dataclass
 class DetectorConfig(ComponentConfig):
-    name: str = "simulated"
+    name: str = "ultralytics"  # a real detector (yolov8n.pt); `simulated` needs ground truth (ablations)
 
 
 @dataclass

@@ -55,6 +55,11 @@ class Tracker(Protocol):
         return the confirmed tracks of this frame with their ``id`` set."""
         ...
 
+    def predict(self) -> np.ndarray:
+        """A frame the detection schedule skips: advance the tracks on their motion model and return the
+        confirmed ones at their predicted boxes (ids kept; nothing starts, is confirmed or lost)."""
+        ...
+
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -68,7 +73,10 @@ class Embedder(Protocol):
         ...
 
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """(N, dim) float32 unit vectors for ``boxes`` cut from a BGR ``image``."""
+        """(N, dim) float32 unit vectors for ``boxes`` cut from a BGR ``image``.
+
+        An embedder may also offer ``embed_many(images, boxes) -> list`` (the same vectors for several
+        images in one batched call); :func:`mtmc.embedders.embed_batch` uses it when present."""
         ...
 
 

@@ -102,10 +102,23 @@ class _BaseEmbedder:
 
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """(N, dim) float32 unit vectors for ``boxes`` cut from a BGR ``image`` (zero rows: no pixels)."""
-        crops, valid = crop_boxes(image, boxes)
-        out = np.zeros((len(valid), self.dim), np.float32)
-        if crops:
-            out[valid] = self.embed_crops(crops)
+        return self.embed_many([image], [boxes])[0]
+
+    def embed_many(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """``embed(images[i], boxes[i])`` for every i, with the crops of all images in one batched pass
+        (the pipeline's cameras of one time step: one model call instead of one per camera)."""
+        crops, masks = [], []
+        for image, b in zip(images, boxes):
+            cut, valid = crop_boxes(image, b)
+            crops.extend(cut)
+            masks.append(valid)
+        feats = self.embed_crops(crops) if crops else np.zeros((0, self.dim), np.float32)
+        out, start = [], 0
+        for valid in masks:
+            emb = np.zeros((len(valid), self.dim), np.float32)
+            emb[valid] = feats[start : start + int(valid.sum())]
+            start += int(valid.sum())
+            out.append(emb)
         return out
 
 

@@ -15,6 +15,11 @@ os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 os.environ.setdefault("YOLO_CONFIG_DIR", str(Path(os.environ.get("TMPDIR", "/tmp")) / "mtmc-test-ultralytics"))
 
 
+# The ground-truth-based detector as a config layer, for CLI runs on synthetic scenes (the default detector is
+# ultralytics with yolov8n.pt, which the offline tests do not have).
+SIMULATED = ["-c", str(ROOT / "configs" / "detectors" / "simulated.yaml")]
+
+
 def shared_path(*parts: str) -> Path:
     """Path inside ../shared, or skip the test (with the reason) when it is absent."""
     path = SHARED.joinpath(*parts)

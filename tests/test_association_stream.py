@@ -166,7 +166,7 @@ def test_track_online_writes_exactly_what_the_stream_emitted(stream_scene, tmp_p
     from mtmc.io.scene import open_input
     from mtmc.pipeline import Pipeline
 
-    overrides = ["reid.model=oracle", "tracker.name=bytetrack", "output.interpolate_seconds=0",
+    overrides = ["detector.name=simulated", "reid.model=oracle", "tracker.name=bytetrack", "output.interpolate_seconds=0",
                  "association.params.latency_seconds=0.5"]
     run = tmp_path / "online"
     assert main(["track", str(stream_scene), "-o", str(run), "--quiet", "--online", *overrides]) == 0

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SIMULATED
 
 from mtmc.cli.main import main
 
@@ -27,7 +28,7 @@ def scenes(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad_input")
     assert main(["synth", str(root / "mp4"), *TINY]) == 0
     assert main(["synth", str(root / "avi"), *TINY, "--format", "avi"]) == 0
-    assert main(["track", str(root / "mp4"), "-o", str(root / "run"), "--quiet"]) == 0
+    assert main(["track", str(root / "mp4"), *SIMULATED, "-o", str(root / "run"), "--quiet"]) == 0
     return root
 
 
@@ -55,7 +56,7 @@ def fails(capfd, argv: list[str], *expected: str, code: int = 2) -> str:
 
 
 def track(capfd, input_path: Path, run: Path, *expected: str, extra: tuple[str, ...] = ()) -> None:
-    fails(capfd, ["track", str(input_path), "-o", str(run), "--quiet", *extra], "mtmc track: error:", *expected)
+    fails(capfd, ["track", str(input_path), *SIMULATED, "-o", str(run), "--quiet", *extra], "mtmc track: error:", *expected)
     assert_no_outputs(run)
 
 
@@ -125,7 +126,7 @@ def test_calibrated_camera_missing_on_disk_is_a_warning(scene, tmp_path, capfd):
     """README: cameras listed in calibration.json but absent from the scene are warnings; the rest is tracked."""
     shutil.rmtree(scene / "cam1")
     run = tmp_path / "run"
-    assert main(["track", str(scene), "-o", str(run), "--quiet"]) == 0
+    assert main(["track", str(scene), *SIMULATED, "-o", str(run), "--quiet"]) == 0
     err = capfd.readouterr().err.strip().splitlines()
     assert err == ["warning: calibration.json: camera 'cam1' is not in the scene (cameras: cam0)"]
     assert sorted(p.name for p in (run / "tracks").iterdir()) == ["cam0.txt"]
@@ -198,6 +199,19 @@ def test_bad_config_values(scene, tmp_path, capfd, override, message):
     track(capfd, scene, tmp_path / "run", message, extra=(*extra, override))
 
 
+@pytest.mark.parametrize("config", [[], ["configs/default.yaml"], ["configs/lab.yaml"]],
+                         ids=["no-config", "default.yaml", "lab.yaml"])
+def test_default_detector_without_its_weights_says_how_to_get_them(scene, tmp_path, capfd, monkeypatch, config):
+    """The default detector is a real one (ultralytics yolov8n.pt); offline without the file: one line, the fix."""
+    monkeypatch.chdir(tmp_path)  # no yolov8n.pt in the working directory
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
+    layers = [arg for path in config for arg in ("-c", str(ROOT / path))]
+    run = tmp_path / "run"
+    fails(capfd, ["track", str(scene), *layers, "-o", str(run), "--quiet"], "mtmc track: error:",
+          "detector.params.weights: weights file 'yolov8n.pt' not found", "YOLO_OFFLINE=0", "detector.params.weights")
+    assert_no_outputs(run)
+
+
 def test_bad_config_files(scene, tmp_path, capfd):
     bad = tmp_path / "bad.yaml"
     bad.write_text("tracker:\n  name: sort\n   params: {max_age: 3\n")
@@ -225,7 +239,7 @@ def test_ctrl_c_while_tracking_writes_nothing(scene, tmp_path, capfd, monkeypatc
 
     monkeypatch.setattr(Pipeline, "associate", interrupted)
     run = tmp_path / "run"
-    assert fails(capfd, ["track", str(scene), "-o", str(run), "--quiet"], code=130) == "mtmc track: interrupted"
+    assert fails(capfd, ["track", str(scene), *SIMULATED, "-o", str(run), "--quiet"], code=130) == "mtmc track: interrupted"
     assert len(calls) == 5
     assert_no_outputs(run)
 
@@ -241,7 +255,7 @@ def test_ctrl_c_while_writing_keeps_the_previous_run(scenes, tmp_path, capfd, mo
         raise KeyboardInterrupt
 
     monkeypatch.setattr(mtmc.io.writers, "write_global", interrupted)  # after the tracks were staged
-    fails(capfd, ["track", str(scenes / "mp4"), "-o", str(run), "--quiet", "tracker.name=sort"], code=130)
+    fails(capfd, ["track", str(scenes / "mp4"), *SIMULATED, "-o", str(run), "--quiet", "tracker.name=sort"], code=130)
     assert {p.relative_to(run): p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
     assert not list(tmp_path.glob(".run.*"))
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SIMULATED
 
 from mtmc.cli.main import main
 
@@ -28,7 +29,7 @@ def test_every_verb_has_help(verb, capsys):
 
 def test_track_then_eval(tiny_scene, tmp_path, capsys):
     run = tmp_path / "run"
-    assert main(["track", str(tiny_scene), "-o", str(run), "--quiet", "--eval", "--map",
+    assert main(["track", str(tiny_scene), *SIMULATED, "-o", str(run), "--quiet", "--eval", "--map",
                  "tracker.name=sort", "association.name=global"]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["tracker"] == "sort" and summary["frames"] == 45
@@ -52,7 +53,7 @@ def test_global_ids_beat_per_camera_ids_across_cameras(tiny_scene, tmp_path):
     scores = {}
     for name in ("none", "global"):
         run = tmp_path / name
-        assert main(["track", str(tiny_scene), "-o", str(run), "--quiet", "--eval", f"association.name={name}"]) == 0
+        assert main(["track", str(tiny_scene), *SIMULATED, "-o", str(run), "--quiet", "--eval", f"association.name={name}"]) == 0
         scores[name] = json.loads((run / "summary.json").read_text())["metrics"]["MULTICAM"]["IDF1"]
     assert scores["global"] > scores["none"] + 20
 
@@ -61,7 +62,7 @@ def test_bad_input_gives_one_line_and_exit_2(tiny_scene, tmp_path, capsys):
     assert main(["track", str(tmp_path / "missing"), "-o", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "mtmc track: error:" in err[0]
-    assert main(["track", str(tiny_scene), "-o", str(tmp_path / "r"), "tracker.params.nope=1"]) == 2
+    assert main(["track", str(tiny_scene), *SIMULATED, "-o", str(tmp_path / "r"), "tracker.params.nope=1"]) == 2
     assert "tracker.params.nope" in capsys.readouterr().err
     assert not (tmp_path / "r" / "summary.json").exists()
 
@@ -73,7 +74,7 @@ def test_pipeline_python_api_step_by_step(tiny_scene):
     from mtmc.pipeline import Pipeline
 
     scene = open_input(tiny_scene)
-    pipeline = Pipeline(load_config([], ["tracker.name=sort"]), scene)
+    pipeline = Pipeline(load_config([], ["detector.name=simulated", "tracker.name=sort"]), scene)
     steps = 0
     for frames in SyncReader(scene, decode=False):
         out = pipeline.step(frames)
@@ -150,7 +151,7 @@ def test_swapping_the_reid_model_is_a_config_change(tiny_scene, tmp_path, backen
                      str(onnx_path)]) == 0
         weights = onnx_path
     run = tmp_path / f"run_{backend}"
-    assert main(["track", str(tiny_scene), "-o", str(run), "--quiet", "tracker.name=bytetrack",
+    assert main(["track", str(tiny_scene), *SIMULATED, "-o", str(run), "--quiet", "tracker.name=bytetrack",
                  "reid.model=osnet_x0_25", f"reid.weights={weights}"]) == 0
     summary = json.loads((run / "summary.json").read_text())
     assert summary["reid"] == "osnet_x0_25"

@@ -206,9 +206,24 @@ def test_ultralytics_missing_weights_say_how_to_get_them(tmp_path, no_network):
     assert (
         "yolov8n.pt" in msg
         and "not found" in msg
-        and "yolo predict model=yolov8n.pt" in msg
+        and "YOLO_OFFLINE=0" in msg
         and "\n" not in msg
     )
     with pytest.raises(ConfigError, match="nosuchmodel.yaml"):
         DETECTORS.build("ultralytics", {"weights": "nosuchmodel.yaml"})
     assert no_network == []
+
+
+def test_ultralytics_fetches_standard_models_only_when_downloads_are_allowed(tmp_path, monkeypatch):
+    from mtmc.detectors.ultralytics_backend import fetchable
+
+    monkeypatch.chdir(tmp_path)  # no yolov8n.pt here
+    monkeypatch.setenv("YOLO_OFFLINE", "1")
+    assert not fetchable("yolov8n.pt")  # offline (this package's default): a missing file is an error
+    monkeypatch.delenv("YOLO_OFFLINE")
+    assert not fetchable("yolov8n.pt")  # unset counts as offline too
+    monkeypatch.setenv("YOLO_OFFLINE", "0")
+    assert fetchable("yolov8n.pt")  # the user allowed downloads: ultralytics fetches its release asset
+    assert not fetchable(str(tmp_path / "yolov8n.pt"))  # a path names a local file: never downloaded
+    (tmp_path / "yolov8n.pt").write_bytes(b"")
+    assert not fetchable("yolov8n.pt")  # present: loaded from disk

@@ -45,7 +45,7 @@ def test_oracle_comes_from_the_registry_and_needs_no_pixels(tmp_path):
     with pytest.raises(ConfigError, match="oracle"):
         build_embedder(ReidConfig(model="oracle"))  # nothing to take the identities from
 
-    pipeline = Pipeline(load_config([], ["reid.model=oracle", "tracker.name=botsort"]), scene)
+    pipeline = Pipeline(load_config([], ["detector.name=simulated", "reid.model=oracle", "tracker.name=botsort"]), scene)
     assert pipeline.needs_pixels is False  # simulated detector + oracle: frames are never decoded
     assert [t.uses_embeddings for t in pipeline.stage.trackers] == [True, True]
     result = pipeline.run()

@@ -247,3 +247,75 @@ def test_scene_json_rules(tmp_path):
     (tmp_path / "scene.json").write_text('{"fps": 10,}')
     with pytest.raises(DataError, match=r"scene.json:1: invalid JSON"):
         open_input(tmp_path)
+
+
+# ---- background decoding ------------------------------------------------------------------------
+
+
+def decoding_threads() -> list:
+    import threading
+
+    return [t for t in threading.enumerate() if t.name == "mtmc-decode" and t.is_alive()]
+
+
+def test_background_decoding_gives_the_frames_of_sync_reading(tmp_path, monkeypatch):
+    import threading
+
+    import mtmc.io.reader as reader
+
+    make_video(tmp_path / "cam0" / "v.avi", 12, fourcc="MJPG")
+    make_video(tmp_path / "cam1" / "v.mp4", 9)  # shorter: None after its last frame
+    make_images(tmp_path / "cam2" / "img1", 12)
+    scene = open_input(tmp_path)
+    sync = list(SyncReader(scene, prefetch=0))
+    decoders = set()
+    read = reader._VideoStream.read
+
+    def traced(self, frame):
+        decoders.add(threading.current_thread().name)
+        return read(self, frame)
+
+    monkeypatch.setattr(reader._VideoStream, "read", traced)
+    background = list(SyncReader(scene, start=1, prefetch=2))
+    assert decoders == {"mtmc-decode"}  # decoded off the consumer's thread
+    assert [fs.frame for fs in background] == [fs.frame for fs in sync] == list(range(1, 13))
+    for a, b in zip(sync, background):
+        assert a.cameras == b.cameras and a.time == b.time
+        assert all((x is None and y is None) or np.array_equal(x, y) for x, y in zip(a.images, b.images))
+    assert background[-1].images[1] is None and not decoding_threads()
+
+
+def test_decoding_error_surfaces_in_the_consumer_as_the_same_error(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "cut.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (W, H))
+    for _ in range(30):
+        writer.write(rng.integers(0, 255, (H, W, 3), dtype=np.uint8))
+    writer.release()
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    scene = open_input(path)
+    errors = []
+    for prefetch in (0, 2):
+        seen = 0
+        with pytest.raises(DataError) as err:
+            for _ in SyncReader(scene, prefetch=prefetch):
+                seen += 1
+        errors.append((type(err.value), str(err.value), seen))
+    assert errors[0] == errors[1] and "cannot decode frame" in errors[0][1]
+    assert not decoding_threads()
+
+
+def test_leaving_the_loop_stops_the_decoding_thread(tmp_path):
+    scene = open_input(make_video(tmp_path / "v.avi", 40, fourcc="MJPG"))
+    with SyncReader(scene, prefetch=2) as reader:
+        for fs in reader:
+            if fs.frame == 3:
+                break
+    assert not decoding_threads()
+    with pytest.raises(KeyboardInterrupt):  # Ctrl-C in the consumer: the thread ends, captures close
+        for fs in SyncReader(scene, prefetch=2):
+            if fs.frame == 5:
+                raise KeyboardInterrupt
+    assert not decoding_threads()
+    with pytest.raises(MtmcError, match="prefetch"):
+        SyncReader(scene, prefetch=-1)

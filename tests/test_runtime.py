@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from conftest import SIMULATED
+
 from mtmc.cli.main import main
 from mtmc.runtime.ray_executor import camera_groups
 
@@ -18,15 +20,15 @@ def test_camera_groups_are_contiguous_and_balanced():
 
 def test_ray_missing_says_how_to_install_it(two_camera_scene, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
-    assert main(["track", str(two_camera_scene), "-o", str(tmp_path / "r"), "--quiet", "runtime.executor=ray"]) == 2
+    assert main(["track", str(two_camera_scene), *SIMULATED, "-o", str(tmp_path / "r"), "--quiet", "runtime.executor=ray"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and 'pip install "mtmc[ray]"' in err[0]
 
 
 def test_runtime_config_is_checked(two_camera_scene, tmp_path, capsys):
-    assert main(["track", str(two_camera_scene), "-o", str(tmp_path / "r"), "runtime.executor=spark"]) == 2
+    assert main(["track", str(two_camera_scene), *SIMULATED, "-o", str(tmp_path / "r"), "runtime.executor=spark"]) == 2
     assert "runtime.executor: expected one of 'local', 'ray'" in capsys.readouterr().err
-    assert main(["track", str(two_camera_scene), "-o", str(tmp_path / "r"), "runtime.max_in_flight=0"]) == 2
+    assert main(["track", str(two_camera_scene), *SIMULATED, "-o", str(tmp_path / "r"), "runtime.max_in_flight=0"]) == 2
     assert "runtime.max_in_flight" in capsys.readouterr().err
 
 
@@ -37,13 +39,13 @@ def test_batch_runs_each_scene_once_and_resumes(two_camera_scene, tmp_path, caps
         (folder / name).symlink_to(two_camera_scene, target_is_directory=True)
     (folder / "notes.txt").write_text("not a video: ignored\n")
     # b finished in an earlier batch; c was interrupted (outputs half written, no summary.json)
-    assert main(["track", str(folder / "b"), "-o", str(out / "b"), "--quiet"]) == 0
+    assert main(["track", str(folder / "b"), *SIMULATED, "-o", str(out / "b"), "--quiet"]) == 0
     done_before = (out / "b" / "summary.json").read_bytes()
     (out / "c" / "tracks").mkdir(parents=True)
     (out / "c" / "tracks" / "cam0.txt").write_text("1,1,garbage\n")
     capsys.readouterr()
 
-    assert main(["track", str(folder), "--batch", "-o", str(out), "--eval", "runtime.num_workers=2"]) == 0
+    assert main(["track", str(folder), *SIMULATED, "--batch", "-o", str(out), "--eval", "runtime.num_workers=2"]) == 0
     captured = capsys.readouterr()
     lines = captured.out.strip().splitlines()
     assert lines[0].split()[:2] == ["job", "status"] and "IDF1" in lines[0]
@@ -58,7 +60,7 @@ def test_batch_runs_each_scene_once_and_resumes(two_camera_scene, tmp_path, caps
     assert [j["status"] for j in jobs] == ["done", "skipped", "done"]
 
     # a batch with another config must not mix its results into these
-    assert main(["track", str(folder), "--batch", "-o", str(out), "--quiet", "tracker.name=sort"]) == 2
+    assert main(["track", str(folder), *SIMULATED, "--batch", "-o", str(out), "--quiet", "tracker.name=sort"]) == 2
     assert "tracked with another config" in capsys.readouterr().err
 
 
@@ -67,7 +69,7 @@ def test_batch_reports_failed_jobs_and_fails_at_the_end(two_camera_scene, tmp_pa
     folder.mkdir()
     (folder / "good").symlink_to(two_camera_scene, target_is_directory=True)
     (folder / "empty").mkdir()
-    assert main(["track", str(folder), "--batch", "-o", str(tmp_path / "out"), "--quiet", "runtime.num_workers=1"]) == 2
+    assert main(["track", str(folder), *SIMULATED, "--batch", "-o", str(tmp_path / "out"), "--quiet", "runtime.num_workers=1"]) == 2
     captured = capsys.readouterr()
     assert [line.split()[:2] for line in captured.out.splitlines()[1:3]] == [["empty", "failed"], ["good", "done"]]
     err = captured.err.strip().splitlines()

@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 
 import pytest
+from conftest import SIMULATED
 
 from mtmc.cli.main import main
 
@@ -32,8 +33,8 @@ def outputs(run) -> dict[str, bytes]:
 
 def test_ray_run_gives_the_local_run_bytes(local_ray, two_camera_scene, tmp_path):
     # ReID on both paths: the tracker embeds every detection, the associator asks for scheduled crops
-    args = ["track", str(two_camera_scene), "--quiet", "-c", str(LAB), "output.map=false", "reid.model=oracle",
-            "runtime.max_in_flight=2"]
+    args = ["track", str(two_camera_scene), "--quiet", "-c", str(LAB), *SIMULATED, "output.map=false",
+            "reid.model=oracle", "runtime.max_in_flight=2"]
     assert main([*args, "-o", str(tmp_path / "local")]) == 0
     assert main([*args, "-o", str(tmp_path / "ray"), "runtime.executor=ray"]) == 0
     local, remote = outputs(tmp_path / "local"), outputs(tmp_path / "ray")
@@ -55,7 +56,7 @@ def test_killed_worker_is_one_error_naming_its_camera(local_ray, two_camera_scen
     from mtmc.runtime import open_steps
 
     scene = open_input(two_camera_scene)
-    pipeline = Pipeline(load_config([], ["runtime.executor=ray", "runtime.max_in_flight=2"]), scene)
+    pipeline = Pipeline(load_config([], ["detector.name=simulated", "runtime.executor=ray", "runtime.max_in_flight=2"]), scene)
     with pytest.raises(MtmcError) as err, open_steps(pipeline) as steps:
         for frame, tracks in steps:
             pipeline.associate(frame, tracks, steps.embed)
@@ -78,7 +79,7 @@ def test_batch_on_ray_tasks(local_ray, two_camera_scene, tmp_path, capsys):
     folder.mkdir()
     for name in ("a", "b"):
         (folder / name).symlink_to(two_camera_scene, target_is_directory=True)
-    assert main(["track", str(folder), "--batch", "-o", str(tmp_path / "out"), "--quiet",
+    assert main(["track", str(folder), *SIMULATED, "--batch", "-o", str(tmp_path / "out"), "--quiet",
                  "runtime.executor=ray"]) == 0
     table = capsys.readouterr().out
     assert table.count(" done ") == 2

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import shared_path
 from scipy.optimize import linear_sum_assignment
-from tracker_scenes import frame_boxes, ids_per_person, reappear_scene, run
+from tracker_scenes import frame_boxes, ids_per_person, keeps_ids, reappear_scene, run
 
-from mtmc.boxes import BOX_DTYPE, concat
+from mtmc.boxes import BOX_DTYPE, concat, xyxy
 from mtmc.config import load_yaml
 from mtmc.errors import ConfigError, MtmcError
 from trackers import TRACKERS
@@ -102,6 +102,21 @@ def test_buffers_are_in_seconds(name, fps):
         params = {"botsort": {"motion_only": True}, "sort": {"max_age": 1.0}}.get(name, {})
         seen = ids_per_person(frames, run(TRACKERS.build(name, params, frame_rate=fps), frames))
         assert len(seen[1]) == expected, (gap_s, seen)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_predicted_frames_keep_ids_and_output_moving_boxes(name):
+    """The detection schedule: detections on every 3rd frame only, ``predict()`` (Kalman) in between."""
+    frames = [frame_boxes(f, [(1, 100.0 + 4.0 * f, 100.0), (2, 500.0 - 4.0 * f, 130.0)]) for f in range(1, 91)]
+    tracker = TRACKERS.build(name, {}, frame_rate=15.0)
+    out = [tracker.update(dets) if f % 3 == 1 else tracker.predict() for f, dets in enumerate(frames, 1)]
+    assert [int(o["frame"][0]) for o in out if len(o)] == [f for f, o in enumerate(out, 1) if len(o)]
+    assert keeps_ids(frames, concat(out))  # through the crossing (frames 40-60), one id per person
+    for f in range(20, 91):  # confirmed tracks: every predicted frame shows both people where they are
+        if f % 3 != 1:
+            assert len(out[f - 1]) == 2, f
+            iou = iou_matrix(xyxy(frames[f - 1]), xyxy(out[f - 1]))
+            assert iou.max(axis=1).min() > 0.7, (f, iou)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def sort_style_output(tracks, min_hits: int, frame_count: int, box_of) -> tuple[
 class TrackerBase:
     """Common state of a per-camera tracker.
 
-    Subclasses implement :meth:`_step` taking ``(boxes_xyxy (N, 4), scores (N,), embeddings (N, D) | None)``
+    Subclasses implement :meth:`_coast` (a frame without detections, :meth:`predict`) and :meth:`_step` taking ``(boxes_xyxy (N, 4), scores (N,), embeddings (N, D) | None)``
     and returning ``(boxes_xyxy (K, 4), ids (K,), scores (K,))`` of the tracks to output this frame.
     Ids are 1-based and unique within one tracker instance.
     """
@@ -90,9 +90,23 @@ class TrackerBase:
         out_xyxy, ids, scores = self._step(boxes, detections["score"].astype(np.float64), embeddings)
         return self._to_boxes(out_xyxy, ids, scores)
 
+    def predict(self) -> np.ndarray:
+        """A frame without detections (the detection schedule skipped it, :mod:`mtmc.camera_stage`): every
+        track moves on its motion model; return the tracks that would be output, at their predicted boxes.
+
+        A predicted frame is neither a hit nor a miss: no track starts, is confirmed or is lost, and the
+        output keeps the ids and scores of the last detection frame."""
+        self.frame_count += 1  # durations in frames (lost buffers, re-acquisition gaps) count real frames
+        self._frame += 1
+        return self._to_boxes(*self._coast())
+
     def _step(
         self, boxes: np.ndarray, scores: np.ndarray, embeddings: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def _coast(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Advance the tracks one frame without detections; ``(boxes_xyxy, ids, scores)`` to output."""
         raise NotImplementedError
 
     def _to_boxes(self, boxes_xyxy: np.ndarray, ids: np.ndarray, scores: np.ndarray) -> np.ndarray:

@@ -193,8 +193,17 @@ class ByteTracker(TrackerBase):
         self.tracked = [t for t in everyone if t.state == TRACKED]
         self.lost = [t for t in everyone if t.state == LOST]
         self._remove_duplicates()
+        return self._output()
+
+    def _output(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The confirmed tracked tracks at their current Kalman boxes."""
         out = [t for t in self.tracked if t.activated]
         return _boxes(self.kf, out), np.array([t.id for t in out], dtype=np.int64), np.array([t.score for t in out])
+
+    def _coast(self):
+        # the tracks _step would predict (unconfirmed ones wait, unmoved, for the next detection frame)
+        self._predict([t for t in self.tracked if t.activated] + self._pool_lost())
+        return self._output()
 
     def _pool_lost(self) -> list[STrack]:
         """Lost tracks that take part in motion association."""

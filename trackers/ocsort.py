@@ -25,7 +25,7 @@ from mtmc.errors import ConfigError
 from trackers import TRACKERS
 from trackers.base import TrackerBase, sort_style_output
 from trackers.matching import associate_iou, box_centres, iou_matrix
-from trackers.sort import SortTrack, predict_tracks
+from trackers.sort import SortTrack, coast_tracks, predict_tracks
 
 
 @dataclass
@@ -148,6 +148,10 @@ class OcSort(TrackerBase):
 
         out = sort_style_output(self.tracks, p.min_hits, self.frame_count, box_of)
         self.tracks = [t for t in self.tracks if t.time_since_update <= self.max_age]
+        return out
+
+    def _coast(self):
+        self.tracks, out = coast_tracks(self.tracks, self.params.min_hits, self.frame_count, self.max_age)
         return out
 
 

@@ -76,6 +76,21 @@ def predict_tracks(tracks: list) -> tuple[list, np.ndarray]:
     return [t for t, k in zip(tracks, ok) if k], predicted[ok]
 
 
+def coast_tracks(tracks: list, min_hits: int, frame_count: int, max_age: int) -> tuple[list, tuple]:
+    """SORT-style trackers on a frame without detections: every track moves on its filter; tracks matched
+    on the last detection frame stay matched and are output (a skipped frame is no miss), lost ones count
+    the frame towards ``max_age``.  Returns (the surviving tracks, ``sort_style_output`` of this frame)."""
+    kept = []
+    for t in tracks:
+        t.age += 1  # OC-SORT keys its observations by age: ages stay in real frames
+        if t.time_since_update > 0:
+            t.time_since_update += 1
+        if np.all(np.isfinite(t.kf.predict())):
+            kept.append(t)
+    out = sort_style_output(kept, min_hits, frame_count, lambda t: t.kf.box)
+    return [t for t in kept if t.time_since_update <= max_age], out
+
+
 class Sort(TrackerBase):
     """The reference SORT tracker."""
 
@@ -95,6 +110,10 @@ class Sort(TrackerBase):
             self.tracks.append(SortTrack(boxes[d], self.next_id(), scores[d]))
         out = sort_style_output(self.tracks, p.min_hits, self.frame_count, lambda t: t.kf.box)
         self.tracks = [t for t in self.tracks if t.time_since_update <= self.max_age]
+        return out
+
+    def _coast(self):
+        self.tracks, out = coast_tracks(self.tracks, self.params.min_hits, self.frame_count, self.max_age)
         return out
 
 

@@ -7,8 +7,9 @@ and simulated backends only produce people and set ``cls = 1`` too.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +22,31 @@ if TYPE_CHECKING:
 
 PERSON_CLS = 1  # cls value of a person in every detector's output (COCO 0 + 1 = MOT17 pedestrian)
 COCO_PERSON = 0  # class index of a person in COCO-trained models
+
+
+@dataclass
+class ScheduleParams:
+    """When a camera is detected on (every detector's params inherit these; the camera stage reads them).
+
+    Between detections the camera's tracker only predicts (Kalman), so ``every_n`` divides the detection
+    cost by N; ``round_robin`` staggers the cameras (camera c on frames where ``(t + c) % every_n == 0``,
+    t = frame - 1) so every time step carries about the same detection load."""
+
+    every_n: int = 1  # detect on every N-th frame of a camera (1: every frame)
+    round_robin: bool = False  # stagger the cameras instead of detecting all of them on the same frames
+
+    def validate(self, key_path: str = "") -> None:
+        if self.every_n < 1:
+            prefix = f"{key_path}." if key_path else ""
+            raise ConfigError(f"{prefix}every_n: expected a positive integer, got {self.every_n}")
+
+
+def detects_on(params: Any, frame: int, camera: int) -> bool:
+    """Whether ``camera`` (scene index) is detected on ``frame`` (1-based) under ``params``' schedule
+    (detectors whose params lack the schedule fields detect on every frame)."""
+    every_n = int(getattr(params, "every_n", 1))
+    offset = camera if getattr(params, "round_robin", False) else 0
+    return (frame - 1 + offset) % every_n == 0
 
 
 def detections(

@@ -15,7 +15,7 @@ import numpy as np
 
 from mtmc.boxes import make_boxes
 from mtmc.detectors import DETECTORS
-from mtmc.detectors.common import PERSON_CLS, camera_indices
+from mtmc.detectors.common import PERSON_CLS, ScheduleParams, camera_indices
 from mtmc.errors import DataError
 from mtmc.io.mot import group_by_frame, read_mot
 from mtmc.stages import FrameSet
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 @dataclass
-class MotFileParams:
+class MotFileParams(ScheduleParams):
     # drop detections scoring below this; None keeps all (MOT15 DPM/ACF scores are not in [0, 1])
     min_score: float | None = None
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from mtmc.boxes import concat, make_boxes
 from mtmc.detectors import DETECTORS
-from mtmc.detectors.common import camera_indices, check_range, detections
+from mtmc.detectors.common import ScheduleParams, camera_indices, check_range, detections
 from mtmc.errors import ConfigError, DataError
 from mtmc.io.mot import group_by_frame
 from mtmc.stages import FrameSet
@@ -31,7 +31,7 @@ FP_ASPECT = (0.3, 0.5)  # width / height of a false-positive box (standing peopl
 
 
 @dataclass
-class SimulatedParams:
+class SimulatedParams(ScheduleParams):
     seed: int = 0
     miss_rate: float = 0.05  # miss probability of a fully visible person
     occlusion_miss: float = 0.5  # extra miss probability of a fully occluded person
@@ -46,6 +46,7 @@ class SimulatedParams:
     score_fp_std: float = 0.15
 
     def validate(self, key_path: str = "") -> None:
+        super().validate(key_path)
         for name in ("miss_rate", "occlusion_miss", "min_visibility", "score_true", "score_fp"):
             check_range(key_path, name, getattr(self, name), 0.0, 1.0)
         for name in ("score_true_std", "score_fp_std", "score_occlusion_drop"):

@@ -9,6 +9,7 @@ tests and speed measurements.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ import numpy as np
 from mtmc.detectors import DETECTORS
 from mtmc.detectors.common import (
     COCO_PERSON,
+    ScheduleParams,
     camera_indices,
     check_range,
     coco_classes_to_cls,
@@ -33,13 +35,14 @@ if TYPE_CHECKING:
 
 MODEL_CONFIG_SUFFIXES = (".yaml", ".yml")
 WEIGHTS_HINT = (
-    "on a networked machine `yolo predict model=yolov8n.pt` downloads it (into the working directory), "
-    "or train/export your own; then set detector.params.weights to its path"
+    "on a networked machine run once with downloads allowed (YOLO_OFFLINE=0 mtmc track ...: ultralytics "
+    "fetches the standard models such as yolov8n.pt), or set detector.params.weights to a local file "
+    "(e.g. trained on your cameras with `mtmc detector train`)"
 )
 
 
 @dataclass
-class UltralyticsParams:
+class UltralyticsParams(ScheduleParams):
     weights: str = "yolov8n.pt"  # local .pt/.onnx/... file, or a model .yaml for an untrained network
     conf: float = 0.25
     iou: float = 0.7  # NMS IoU threshold
@@ -50,6 +53,7 @@ class UltralyticsParams:
     classes: list[int] = field(default_factory=lambda: [COCO_PERSON])  # model class indices to keep
 
     def validate(self, key_path: str = "") -> None:
+        super().validate(key_path)
         check_range(key_path, "conf", self.conf, 0.0, 1.0)
         check_range(key_path, "iou", self.iou, 0.0, 1.0)
         if self.imgsz < 32 or self.imgsz % 32:
@@ -64,7 +68,10 @@ def load_model(weights: str) -> Any:
 
     offline_environment()  # must run before ultralytics is first imported: it reads these at import
     is_config = Path(weights).suffix.lower() in MODEL_CONFIG_SUFFIXES
-    path = weights if is_config else str(require_file(weights, "detector.params.weights", WEIGHTS_HINT))
+    if is_config or fetchable(weights):
+        path = weights
+    else:
+        path = str(require_file(weights, "detector.params.weights", WEIGHTS_HINT))
     from ultralytics import YOLO
 
     from mtmc.seeding import seeded_torch
@@ -82,6 +89,13 @@ def load_model(weights: str) -> Any:
         raise ConfigError(
             f"detector.params.weights: cannot load {weights!r} with ultralytics: {first}"
         ) from None
+
+
+def fetchable(weights: str) -> bool:
+    """Whether ultralytics may fetch ``weights`` itself: a bare model name (``yolov8n.pt``) not found locally,
+    and the user lifted this package's offline default (``YOLO_OFFLINE=0``)."""
+    offline = os.environ.get("YOLO_OFFLINE", "1").strip().lower() in ("1", "true", "yes", "on", "y", "t")
+    return not offline and Path(weights).name == weights and not Path(weights).exists()
 
 
 def precision_args(half: bool) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import numpy as np
 from mtmc.detectors import DETECTORS
 from mtmc.detectors.common import (
     COCO_PERSON,
+    ScheduleParams,
     camera_indices,
     check_range,
     coco_classes_to_cls,
@@ -36,7 +37,7 @@ PAD_VALUE = 114
 
 
 @dataclass
-class YoloxParams:
+class YoloxParams(ScheduleParams):
     weights: str = ""  # path to a YOLOX .onnx file
     conf: float = 0.3  # minimum obj * cls score
     iou: float = 0.45  # NMS IoU threshold
@@ -49,6 +50,7 @@ class YoloxParams:
     providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
 
     def validate(self, key_path: str = "") -> None:
+        super().validate(key_path)
         check_range(key_path, "conf", self.conf, 0.0, 1.0)
         check_range(key_path, "iou", self.iou, 0.0, 1.0)
         if self.max_det < 1:
