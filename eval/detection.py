@@ -68,6 +68,8 @@ def detection_metrics(gt: np.ndarray, det: np.ndarray, iou: float = 0.5, conf: f
     ctp = np.cumsum(tp)
     recall = ctp / max(n_gt, 1)
     precision = ctp / np.arange(1, len(tp) + 1)
+    f1 = 2 * ctp / np.maximum(np.arange(1, len(tp) + 1) + n_gt, 1)
+    best = int(np.argmax(f1)) if len(f1) else -1  # the operating point a user would pick from the PR curve
     above = scores >= conf
     n_tp, n_det = int(tp[above].sum()), int(above.sum())
     return {
@@ -79,4 +81,6 @@ def detection_metrics(gt: np.ndarray, det: np.ndarray, iou: float = 0.5, conf: f
         "gt": n_gt,
         "detections": n_det,
         "true_positives": n_tp,
+        "best_f1": {"conf": float(scores[best]), "precision": float(precision[best]), "recall": float(recall[best])}
+        if best >= 0 else None,
     }

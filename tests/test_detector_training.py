@@ -73,6 +73,7 @@ def test_detection_metrics_count_matches_misses_and_duplicates():
     assert m["ap"] < 1.0
     low = detection_metrics(gt, perfect, conf=0.75)  # the 0.7 detection falls below the threshold
     assert low["recall"] == pytest.approx(2 / 3) and low["precision"] == 1.0 and low["ap"] == pytest.approx(1.0)
+    assert low["best_f1"] == {"conf": pytest.approx(0.7), "precision": 1.0, "recall": 1.0}  # the lowest score
     shifted = detection_metrics(gt, _boxes([[5, 0, 15, 20]], score=[0.9]), conf=0.5)  # IoU 1/3 < 0.5
     assert shifted["true_positives"] == 0 and shifted["ap"] == 0.0
 

@@ -119,6 +119,9 @@ def run_eval(args: argparse.Namespace) -> int:
                           min_visibility=args.min_vis, progress=not args.quiet)
     print(f"{m['detector']} on {m['scene']} ({m['frames']} frames, {m['gt']} gt boxes, IoU 0.5): "
           f"precision {m['precision']:.4f}  recall {m['recall']:.4f} at conf {conf:g}  AP50 {m['ap']:.4f}")
+    if m["best_f1"]:
+        f = m["best_f1"]
+        print(f"  best F1 at conf {f['conf']:.3f}: precision {f['precision']:.4f}  recall {f['recall']:.4f}")
     if args.json:
         write_json(args.json, m)
         print(f"  wrote {args.json}")
