@@ -17,7 +17,9 @@ frame and never changed afterwards (``mtmc track --online``), with the window re
 ``--offline`` adds each model's offline-refined row, ``--variant`` more rows per model with other
 settings (e.g. bytetrack, where only the association asks for crops), ``--embedding-cache`` keeps the
 embeddings so a rerun with other association settings costs minutes.
-``--detector yolox=PATH.onnx`` adds the real-detector path.  Scores are MULTICAM (one accumulator over all
+``--detector yolox=PATH.onnx`` (YOLOX ONNX) or ``--detector trained=PATH.pt`` (an ultralytics model, e.g. from
+`mtmc detector train`, run at ``--detector-imgsz``) adds real-detector rows (no ReID, oracle ReID) labelled
+NAME.  Scores are MULTICAM (one accumulator over all
 cameras with global ids).  Results go to ``--out`` (JSON) and a markdown table on stdout.
 """
 
@@ -88,8 +90,10 @@ def main(argv=None) -> int:
     p.add_argument("--people", type=int, default=12)
     p.add_argument("--workdir", default="work/headline")
     p.add_argument("--reid", action="append", default=[], metavar="NAME=WEIGHTS")
-    p.add_argument("--detector", action="append", default=[], metavar="yolox=PATH",
-                   help="also run the real detector path (YOLOX ONNX) for the no-ReID and oracle settings")
+    p.add_argument("--detector", action="append", default=[], metavar="NAME=PATH",
+                   help="also run a real detector (PATH.onnx: YOLOX ONNX; else ultralytics weights) for the "
+                        "no-ReID and oracle settings")
+    p.add_argument("--detector-imgsz", type=int, default=320, help="input size of ultralytics --detector rows")
     p.add_argument("--config", default=str(ROOT / "configs" / "lab.yaml"))
     p.add_argument("--reid-config", action="append", default=[], metavar="YAML",
                    help="config layered on top for the --reid rows (thresholds tuned for that model)")
@@ -121,10 +125,12 @@ def main(argv=None) -> int:
         scene = scene_for(seed, args)
         runs = [(label, files, over, "simulated", stream) for label, files, over, stream in settings(args)]
         for spec in args.detector:
-            _, _, path = spec.partition("=")
-            det = ["detector.name=yolox-onnx", f"detector.params.weights={path}"]
-            runs += [(label, files, over + det, "yolox", stream) for label, files, over, stream in settings(args)
-                     if label in ("no ReID",)]
+            name, _, path = spec.partition("=")
+            det = (["detector.name=yolox-onnx", f"detector.params.weights={path}"] if path.endswith(".onnx") else
+                   ["detector.name=ultralytics", f"detector.params.weights={path}",
+                    f"detector.params.imgsz={args.detector_imgsz}"])
+            runs += [(label, files, over + det, name, stream) for label, files, over, stream in settings(args)
+                     if label in ("no ReID", "oracle ReID")]
         embedders: dict[tuple, CachedEmbedder] = {}  # the online and offline rows of a model share crops
         for label, files, overrides, detector, stream in runs:
             previous = [r for r in done if (r["seed"], r["setting"], r["detector"]) == (seed, label, detector)]

@@ -59,11 +59,15 @@ def test_scene_layout_and_readers(busy_scene: Path):
 
 
 def test_foot_point_projects_to_world_position(busy_scene: Path):
+    """The full-extent boxes (gt_full.txt) keep the exact ground point; tight boxes are rows for rows."""
     cams = load_calibration(busy_scene / "calibration.json")
     world = _world(busy_scene)
     checked = 0
     for name, cam in cams.items():
-        gt = read_mot(busy_scene / name / "gt" / "gt.txt", kind="gt")
+        tight = read_mot(busy_scene / name / "gt" / "gt.txt", kind="gt")
+        gt = read_mot(busy_scene / name / "gt" / "gt_full.txt", kind="gt")
+        assert np.array_equal(tight[["frame", "id"]], gt[["frame", "id"]]) and np.array_equal(tight["vis"], gt["vis"])
+        assert (tight["w"] < gt["w"]).mean() > 0.9  # the full-extent box is wider than the body
         w, h = cam.image_size
         full = gt[(gt["vis"] > 0.999) & (gt["x"] > 1) & (gt["y"] > 1) & (gt["x"] + gt["w"] < w - 1)
                   & (gt["y"] + gt["h"] < h - 1)]
@@ -80,7 +84,9 @@ def test_same_person_same_id_in_every_camera(busy_scene: Path):
     world = _world(busy_scene)
     ground_by_key = defaultdict(list)
     for name, cam in cams.items():
-        gt = read_mot(busy_scene / name / "gt" / "gt.txt", kind="gt")
+        tight = read_mot(busy_scene / name / "gt" / "gt.txt", kind="gt")
+        assert all((int(f), int(i)) in world for f, i in zip(tight["frame"], tight["id"]))
+        gt = read_mot(busy_scene / name / "gt" / "gt_full.txt", kind="gt")  # exact ground points
         assert all((int(f), int(i)) in world for f, i in zip(gt["frame"], gt["id"]))  # global ids only
         w, h = cam.image_size
         inside = gt[(gt["y"] + gt["h"] < h - 1) & (gt["x"] > 1) & (gt["x"] + gt["w"] < w - 1)]
@@ -131,8 +137,8 @@ def _render(view, model, placements):
     bodies = [build_body(model.identities[k], x, y, hd, 0.0, 0.0, sit) for k, (x, y, hd, sit) in enumerate(placements)]
     ground = np.array([[p[0], p[1]] for p in placements])
     sit = np.array([p[3] for p in placements])
-    image, boxes = view.render(1, bodies, [1, 2][: len(bodies)], ground, sit)
-    return image, {int(b["id"]): b for b in boxes}
+    image, tight, full = view.render(1, bodies, [1, 2][: len(bodies)], ground, sit, draw=True)
+    return image, {int(b["id"]): b for b in tight}, {int(b["id"]): b for b in full}
 
 
 def test_occlusion_lowers_visibility_and_sitting_lowers_the_box():
@@ -142,13 +148,44 @@ def test_occlusion_lowers_visibility_and_sitting_lowers_the_box():
     target = np.array([2.5, 3.0])
     near = c[:2] + (target - c[:2]) * 0.55
     far = c[:2] + (target - c[:2]) * 0.9  # on the same line of sight, farther away
-    _, alone = _render(view, model, [(far[0], far[1], 0.0, 0.0)])
-    _, both = _render(view, model, [(far[0], far[1], 0.0, 0.0), (near[0], near[1], 0.0, 0.0)])
+    _, alone, alone_full = _render(view, model, [(far[0], far[1], 0.0, 0.0)])
+    _, both, _ = _render(view, model, [(far[0], far[1], 0.0, 0.0), (near[0], near[1], 0.0, 0.0)])
     assert alone[1]["vis"] > 0.99
     assert both[2]["vis"] > 0.99 and both[1]["vis"] < 0.8  # a high camera still sees the far head
-    _, sitting = _render(view, model, [(far[0], far[1], 0.0, 1.0)])
+    _, sitting, sitting_full = _render(view, model, [(far[0], far[1], 0.0, 1.0)])
     assert sitting[1]["h"] < 0.85 * alone[1]["h"]
-    assert abs((sitting[1]["y"] + sitting[1]["h"]) - (alone[1]["y"] + alone[1]["h"])) < 0.5  # same foot point
+    foot = [b[1]["y"] + b[1]["h"] for b in (sitting_full, alone_full)]
+    assert abs(foot[0] - foot[1]) < 0.5  # the full-extent box keeps the ground point of a sitting person
+
+
+def test_gt_box_is_the_bounds_of_the_silhouette():
+    """The tight gt box equals the bounds of the person's mask (alpha >= 128) within 1 px, also when cut by
+    the image border; the mask is what the person adds to an empty (noise-free) background."""
+    cfg = SynthConfig(duration=1.0, cameras=1, people=2, furniture=False, initial_present=0, seed=3, noise=0.0)
+    model, view, cam = _two_people(cfg)
+    empty = view.backgrounds[0].astype(int)
+    corner = np.array(cam.image_size, float)
+    checked = cut = 0
+    for frac in (0.12, 0.35, 0.6, 0.9):  # 0.12: so close that the image cuts the legs off
+        pos = cam.center[:2] + (np.array([2.5, 3.0]) - cam.center[:2]) * frac
+        for heading in (0.0, 1.2):
+            image, tight, full = _render(view, model, [(pos[0], pos[1], heading, 0.0)])
+            if 1 not in tight:
+                continue
+            # alpha >= 128 changes a pixel by at least half the colour difference: threshold loosely, then
+            # compare bounds with 1 px of tolerance (anti-aliased edge pixels).
+            changed = np.abs(image.astype(int) - empty).max(axis=2) > 12
+            rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+            mask_box = np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], float)
+            b = tight[1]
+            box = np.array([b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"]])
+            assert np.abs(box - mask_box).max() <= 1.0, (frac, heading, box, mask_box)
+            assert (box >= 0).all() and (box[2:] <= corner).all()
+            f = full[1]
+            assert f["w"] > b["w"]  # the old full-extent box is wider than the body
+            checked += 1
+            cut += bool(box[3] >= corner[1] - 0.5 or box[0] <= 0.5 or box[2] >= corner[0] - 0.5)
+    assert checked >= 6 and cut >= 1
 
 
 def test_drawing_depends_on_heading():
@@ -156,8 +193,8 @@ def test_drawing_depends_on_heading():
     model, view, cam = _two_people(cfg)
     pos = cam.center[:2] + (np.array([2.5, 3.0]) - cam.center[:2]) * 0.7
     toward = float(np.arctan2(*(cam.center[:2] - pos)[::-1]))
-    img_front, b = _render(view, model, [(pos[0], pos[1], toward, 0.0)])
-    img_back, _ = _render(view, model, [(pos[0], pos[1], toward + np.pi, 0.0)])
+    img_front, b, _ = _render(view, model, [(pos[0], pos[1], toward, 0.0)])
+    img_back, _, _ = _render(view, model, [(pos[0], pos[1], toward + np.pi, 0.0)])
     x0, y0 = int(b[1]["x"]), int(b[1]["y"])
     x1, y1 = int(b[1]["x"] + b[1]["w"]), int(b[1]["y"] + b[1]["h"])
     diff = np.abs(img_front[y0:y1, x0:x1].astype(int) - img_back[y0:y1, x0:x1].astype(int)).mean()

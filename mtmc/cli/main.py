@@ -21,6 +21,7 @@ VERBS = {
     "reid": "mtmc.cli.reid",
     "calibrate": "mtmc.cli.calibrate",
     "import": "mtmc.cli.import_data",
+    "detector": "mtmc.cli.detector",
 }
 
 
@@ -73,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if field is None:
             parser.error(f"{args.verb} takes no KEY=VALUE overrides (got {overrides[0]!r})")
         setattr(args, field, list(getattr(args, field) or []) + overrides)
-    verb = " ".join(v for v in (args.verb, getattr(args, "reid_verb", None)) if v)  # "reid train"
+    sub_verb = getattr(args, "reid_verb", None) or getattr(args, "detector_verb", None)
+    verb = " ".join(v for v in (args.verb, sub_verb) if v)  # "reid train"
     try:
         code = args.func(args)
     except MtmcError as err:

@@ -74,7 +74,7 @@ def export_reid_crops(cfg: SynthConfig, out_dir: str | Path, train_ids: int = 10
 
             frames = tqdm(frames, desc="crops", unit="frame")
         for frame in frames:
-            for cam, (image, boxes) in enumerate(model.render(frame)):
+            for cam, (image, boxes, _) in enumerate(model.render(frame)):  # tight boxes, as detected
                 inside = ((boxes["x"] > 0.5) & (boxes["y"] > 0.5) & (boxes["x"] + boxes["w"] < w - 0.5)
                           & (boxes["y"] + boxes["h"] < h - 0.5))
                 good = boxes[inside & (boxes["vis"] >= min_visibility) & (boxes["h"] >= min_height)]

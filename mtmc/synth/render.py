@@ -5,6 +5,12 @@ more the farther it is), composited far-to-near together with the furniture
 (painter's order).  A label buffer, larger than the image so that parts
 outside it are counted too, records which object owns each pixel; a person's
 visibility is (own pixels left visible inside the image) / (all own pixels).
+
+Each person gets two boxes: the *tight* box, the bounds of the person's own
+silhouette (sprite alpha >= 128) clipped to the image, as annotators draw boxes
+(it ignores occluders, so its bottom stays at the feet); and the *full-extent*
+box, symmetric about the projected ground point from head top to feet, whose
+bottom centre is exactly the person's ground point.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from mtmc.boxes import make_boxes
+from mtmc.boxes import from_xyxy
 from mtmc.calibration import Camera
 from mtmc.synth.background import raycast
 from mtmc.synth.body import FACES, SHADE, Body, block_corners
@@ -231,14 +237,15 @@ class CameraView:
         return max(1.0, self.focus * (1.0 + 0.3 * max(0.0, distance - 3.0))) if self.focus else 1.0
 
     def render(self, frame: int, bodies: list[Body], pids: list[int], ground: np.ndarray, sitting: np.ndarray,
-               draw: bool = True) -> tuple[np.ndarray | None, np.ndarray]:
-        """The camera image of one frame (None if ``draw`` is False) and its gt boxes."""
+               draw: bool = True) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+        """The camera image of one frame (None if ``draw`` is False), its tight gt boxes and, row for
+        row, the same people's full-extent boxes (both clipped to the image)."""
         image = self.backgrounds[frame % len(self.backgrounds)].copy()
         noise = self.noise[frame % len(self.noise)] if self.noise else None
         mx, my = self.margin
         label = np.zeros((self.h + 2 * my, self.w + 2 * mx), np.uint8)
         clip = (-mx, -my, self.w + mx, self.h + my)
-        placed: list[tuple[int, Sprite, np.ndarray]] = []  # (person slot, sprite, box)
+        placed: list[tuple[int, Sprite, np.ndarray]] = []  # (person index, sprite, full-extent box)
         order: list[tuple[float, int]] = [(d, -1 - k) for k, (d, _) in enumerate(self.furniture)]
         proj = []
         for k, body in enumerate(bodies):
@@ -272,8 +279,8 @@ class CameraView:
                 continue
             composite(image, sprite, label, len(placed) + 1, self.margin, noise)
             placed.append((k, sprite, self._box(body, uv, rpx)))
-        boxes = self._boxes(placed, label, pids, ground)
-        return (image if draw else None), boxes
+        tight, full = self._boxes(placed, label, pids, ground)
+        return (image if draw else None), tight, full
 
     @staticmethod
     def _box(body: Body, uv: np.ndarray, rpx: np.ndarray) -> np.ndarray:
@@ -283,7 +290,21 @@ class CameraView:
         top = float(np.min(uv[:, 1] - rpx))
         return np.array([uf - half, top, uf + half, vf])
 
-    def _boxes(self, placed, label: np.ndarray, pids: list[int], ground: np.ndarray) -> np.ndarray:
+    def silhouette_box(self, sprite: Sprite) -> np.ndarray | None:
+        """x1, y1, x2, y2 bounds (pixel edges) of the sprite's solid pixels inside the image, or None."""
+        sx0, sy0, sx1, sy1 = sprite.rect
+        x0, y0, x1, y1 = max(sx0, 0), max(sy0, 0), min(sx1, self.w), min(sy1, self.h)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        solid = sprite.alpha[y0 - sy0: y1 - sy0, x0 - sx0: x1 - sx0] >= 128
+        cols, rows = np.flatnonzero(solid.any(axis=0)), np.flatnonzero(solid.any(axis=1))
+        if not len(cols):
+            return None
+        return np.array([x0 + cols[0], y0 + rows[0], x0 + cols[-1] + 1, y0 + rows[-1] + 1], float)
+
+    def _boxes(self, placed, label: np.ndarray, pids: list[int], ground: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """Tight and full-extent gt boxes of the placed people (same rows; people off the image dropped)."""
         mx, my = self.margin
         inner = label[my: my + self.h, mx: mx + self.w]
         rows = []
@@ -293,21 +314,18 @@ class CameraView:
             x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, self.w), min(y1, self.h)
             seen = int(np.count_nonzero(inner[y0:y1, x0:x1] == slot)) if x1 > x0 and y1 > y0 else 0
             vis = seen / total if total else 0.0
-            cx0, cy0 = max(box[0], 0.0), max(box[1], 0.0)
-            cx1, cy1 = min(box[2], float(self.w)), min(box[3], float(self.h))
-            if cx1 - cx0 < 1 or cy1 - cy0 < 1:
+            tight = self.silhouette_box(sprite)
+            full = np.clip(box, 0.0, [self.w, self.h, self.w, self.h])
+            if tight is None or full[2] - full[0] < 1 or full[3] - full[1] < 1:
                 continue
-            rows.append((pids[k], cx0, cy0, cx1 - cx0, cy1 - cy0, vis, ground[k, 0], ground[k, 1]))
-        out = make_boxes(len(rows))
-        if rows:
-            arr = np.array(rows, float)
-            out["id"] = arr[:, 0].astype(np.int64)
-            out["x"], out["y"], out["w"], out["h"] = arr[:, 1], arr[:, 2], arr[:, 3], arr[:, 4]
-            out["vis"] = arr[:, 5]
-            out["gx"], out["gy"] = arr[:, 6], arr[:, 7]
-        out["camera"] = self.index
-        out["cls"] = 1
-        return out
+            rows.append((pids[k], *tight, *full, vis, ground[k, 0], ground[k, 1]))
+        arr = np.array(rows, float).reshape(-1, 12)
+        out = []
+        for cols in (slice(1, 5), slice(5, 9)):
+            b = from_xyxy(arr[:, cols], id=arr[:, 0].astype(np.int64), vis=arr[:, 9], gx=arr[:, 10],
+                          gy=arr[:, 11], camera=self.index, cls=1)
+            out.append(b)
+        return out[0], out[1]
 
 
 def _overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:

@@ -2,7 +2,9 @@
 
 Layout (see CONTEXT.md): ``calibration.json``, ``scene.json``, ``world_gt.txt`` and per
 camera ``<cam>/video.mp4`` (or ``video.avi`` / ``img1/``), ``<cam>/gt/gt.txt`` (MOT17
-9 columns, global ids), ``<cam>/seqinfo.ini``.  Everything is written into a hidden
+9 columns, global ids; tight boxes: the bounds of each person's silhouette),
+``<cam>/gt/gt_full.txt`` (the same rows with full-extent boxes, whose bottom centre is
+the person's ground point), ``<cam>/seqinfo.ini``.  Everything is written into a hidden
 sibling folder that is renamed into place at the end: a killed run never leaves
 half a scene behind.
 """
@@ -32,6 +34,8 @@ from mtmc.synth.config import SynthConfig
 from mtmc.synth.motion import Motion, simulate
 from mtmc.synth.render import CameraView
 from mtmc.synth.room import Room, build_cameras, build_room
+
+FULL_GT = "gt_full.txt"  # per camera, next to gt.txt: full-extent boxes (bottom centre = ground point)
 
 
 class SceneModel:
@@ -67,15 +71,16 @@ class SceneModel:
         return bodies, [self.identities[k].pid for k in idx], ground, m.sit[r, idx]
 
     def render(self, frame: int, draw: bool = True, cameras: list[int] | None = None
-               ) -> list[tuple[np.ndarray | None, np.ndarray]]:
-        """(image, gt boxes) of every camera (or of the ``cameras`` indices) at ``frame`` (1-based)."""
+               ) -> list[tuple[np.ndarray | None, np.ndarray, np.ndarray]]:
+        """(image, tight gt boxes, full-extent gt boxes) of every camera (or of the ``cameras`` indices)
+        at ``frame`` (1-based); the two box arrays hold the same people row for row."""
         bodies, pids, ground, sit = self.bodies(frame)
         out = []
         for c in range(len(self.cameras)) if cameras is None else cameras:
-            image, boxes = self.view(c).render(frame, bodies, pids, ground, sit, draw=draw)
-            boxes["frame"] = frame
-            keep = boxes["vis"] > self.cfg.min_visibility
-            out.append((image, boxes[keep]))
+            image, tight, full = self.view(c).render(frame, bodies, pids, ground, sit, draw=draw)
+            tight["frame"] = full["frame"] = frame
+            keep = tight["vis"] > self.cfg.min_visibility
+            out.append((image, tight[keep], full[keep]))
         return out
 
     def world_gt(self) -> str:
@@ -172,13 +177,14 @@ def staged_folder(out_dir: Path, overwrite: bool) -> Iterator[Path]:
 
 
 def _render_cameras(cfg: SynthConfig, cameras: list[int], folder: Path, progress: bool = False
-                    ) -> list[np.ndarray]:
-    """Render ``cameras`` (indices) over the whole scene into ``folder``; returns their gt boxes."""
+                    ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Render ``cameras`` (indices) over the whole scene into ``folder``; returns their (tight, full) gt."""
     cv2.setNumThreads(1)  # one process per core does the parallel work
     model = SceneModel(cfg)
     names = list(model.cameras)
     sinks = [FrameSink(folder / names[c], cfg.format, cfg.fps, cfg.size) for c in cameras]
     gts: list[list[np.ndarray]] = [[] for _ in cameras]
+    fulls: list[list[np.ndarray]] = [[] for _ in cameras]
     frames = range(1, model.num_frames + 1)
     if progress:
         from tqdm import tqdm
@@ -186,13 +192,14 @@ def _render_cameras(cfg: SynthConfig, cameras: list[int], folder: Path, progress
         frames = tqdm(frames, desc="synth", unit="frame")
     try:
         for frame in frames:
-            for k, (image, boxes) in enumerate(model.render(frame, cameras=cameras)):
+            for k, (image, tight, full) in enumerate(model.render(frame, cameras=cameras)):
                 sinks[k].write(image)
-                gts[k].append(boxes)
+                gts[k].append(tight)
+                fulls[k].append(full)
     finally:
         for sink in sinks:
             sink.close()
-    return [concat(g) for g in gts]
+    return [(concat(g), concat(f)) for g, f in zip(gts, fulls)]
 
 
 def generate_scene(cfg: SynthConfig, out_dir: str | Path, overwrite: bool = False, progress: bool = False,
@@ -213,7 +220,7 @@ def generate_scene(cfg: SynthConfig, out_dir: str | Path, overwrite: bool = Fals
         for name in names:
             (tmp / name / "gt").mkdir(parents=True)
         groups = [list(range(cfg.cameras))[k::workers] for k in range(workers)]
-        gts: dict[int, np.ndarray] = {}
+        gts: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if workers == 1:
             gts.update(zip(groups[0], _render_cameras(cfg, groups[0], tmp, progress)))
         else:
@@ -223,7 +230,8 @@ def generate_scene(cfg: SynthConfig, out_dir: str | Path, overwrite: bool = Fals
                 for g, job in zip(groups, jobs):
                     gts.update(zip(g, job.result()))
         for c, name in enumerate(names):
-            (tmp / name / "gt" / "gt.txt").write_text(format_gt(gts[c]))
+            (tmp / name / "gt" / "gt.txt").write_text(format_gt(gts[c][0]))
+            (tmp / name / "gt" / FULL_GT).write_text(format_gt(gts[c][1]))
             (tmp / name / "seqinfo.ini").write_text(seqinfo(name, cfg))
         (tmp / "world_gt.txt").write_text(model.world_gt())
         (tmp / "scene.json").write_text(json.dumps(model.summary(), indent=2) + "\n")
