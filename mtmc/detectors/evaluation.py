@@ -27,7 +27,7 @@ def evaluate_detector(scene_path: str | Path, name: str, params: dict[str, Any],
     if all(g is None for g in gts):
         raise DataError("no ground truth (gt/gt.txt) for any camera: nothing to evaluate against", path=scene_path)
     detector = DETECTORS.build(name, params, scene=scene)
-    frames = SyncReader(scene, decode=getattr(detector, "needs_pixels", True))
+    frames = SyncReader(scene, decode=detector.needs_pixels)  # the Detector Protocol states it
     it = frames
     if progress:
         from tqdm import tqdm
