@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
+from mtmc.stages import Embedder
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class CachedEmbedder:
+class CachedEmbedder(Embedder):
     """Wraps an embedder; remembers the embedding of every (camera, frame, box) it has seen."""
 
     needs_pixels = True

@@ -21,8 +21,8 @@ import numpy as np
 from mtmc.boxes import foot_points
 from mtmc.config import PipelineConfig
 from mtmc.detectors import DETECTORS
-from mtmc.detectors.common import detects_on
-from mtmc.embedders import build_embedder, embed_batch
+from mtmc.detectors.common import ScheduleParams, detects_on
+from mtmc.embedders import build_embedder
 from mtmc.errors import MtmcError
 from mtmc.io.scene import Scene
 from mtmc.stages import Detector, Embedder, FrameSet
@@ -40,9 +40,11 @@ class CameraStage:
         self.cameras = list(range(len(scene.cameras))) if cameras is None else list(cameras)
         self.names = [scene.cameras[i].name for i in self.cameras]
         self.calibration = [scene.camera_calibration(i) for i in self.cameras]
-        # the detection schedule (every_n, round_robin) is part of every detector's params
-        self.schedule = DETECTORS.parse_params(cfg.detector.name, cfg.detector.params, "detector.params")
-        self.detector: Detector = DETECTORS.build(cfg.detector.name, self.schedule, scene=scene)
+        params = DETECTORS.parse_params(cfg.detector.name, cfg.detector.params, "detector.params")
+        self.detector: Detector = DETECTORS.build(cfg.detector.name, params, scene=scene)
+        # the detection schedule (every_n, round_robin) is part of every built-in detector's params; a
+        # plug-in detector whose params do not inherit ScheduleParams is detected on every frame
+        self.schedule = params if isinstance(params, ScheduleParams) else ScheduleParams()
         self.trackers = [
             TRACKERS.build(cfg.tracker.name, cfg.tracker.params, frame_rate=scene.fps) for _ in self.cameras
         ]
@@ -131,7 +133,7 @@ class CameraStage:
         if not boxes:
             return []
         t0 = time.perf_counter()
-        emb = embed_batch(self.embedder, images, boxes)
+        emb = self.embedder.embed_many(images, boxes)
         self.seconds["reid"] += time.perf_counter() - t0
         self.embedded_crops += sum(len(b) for b in boxes)
         return emb

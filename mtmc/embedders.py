@@ -13,8 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from mtmc.config import ReidConfig
 from mtmc.errors import ConfigError
 from mtmc.registry import Registry
@@ -39,15 +37,6 @@ def build_embedder(cfg: ReidConfig, scene: Any = None) -> Embedder | None:
     """The embedder ``cfg`` describes (None for ``model: none``)."""
     name = backend_name(cfg)
     return None if name is None else EMBEDDERS.build(name, cfg, scene=scene)
-
-
-def embed_batch(embedder: Embedder, images: list[Any], boxes: list[np.ndarray]) -> list[np.ndarray]:
-    """``embedder.embed(images[i], boxes[i])`` for every camera i of a time step, in one batched call when
-    the embedder offers ``embed_many`` (the torch / onnx backends); otherwise camera by camera."""
-    many = getattr(embedder, "embed_many", None)
-    if many is not None:
-        return list(many(images, boxes))
-    return [embedder.embed(image, b) for image, b in zip(images, boxes)]
 
 
 @EMBEDDERS.register("torch", params=ReidConfig)

@@ -15,6 +15,7 @@ every detection for such a tracker).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -73,11 +74,14 @@ class Embedder(Protocol):
         ...
 
     def embed(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """(N, dim) float32 unit vectors for ``boxes`` cut from a BGR ``image``.
-
-        An embedder may also offer ``embed_many(images, boxes) -> list`` (the same vectors for several
-        images in one batched call); :func:`mtmc.embedders.embed_batch` uses it when present."""
+        """(N, dim) float32 unit vectors for ``boxes`` cut from a BGR ``image``."""
         ...
+
+    def embed_many(self, images: Sequence[np.ndarray | None], boxes: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """``embed(images[i], boxes[i])`` for every i: the cameras of one time step, which the pipeline
+        embeds in one call.  This default goes image by image; an embedder that subclasses ``Embedder``
+        inherits it, and the torch / onnx backends override it with one batched model pass."""
+        return [self.embed(image, b) for image, b in zip(images, boxes)]
 
 
 @runtime_checkable

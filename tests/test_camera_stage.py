@@ -13,6 +13,7 @@ from mtmc.io.reader import SyncReader
 from mtmc.io.scene import open_input
 from mtmc.pipeline import Pipeline
 from mtmc.run import evaluate_run
+from mtmc.stages import Embedder
 
 
 @pytest.fixture(scope="module")
@@ -84,16 +85,17 @@ def test_every_n_keeps_ids_through_predicted_frames(scene):
         assert sched["IDF1"] >= every["IDF1"] - 30 and sched["MOTA"] >= every["MOTA"] - 15, (overrides, sched, every)
 
 
-class CountingEmbedder:
-    """Wraps a pixel embedder; counts calls.  ``batched=False`` hides ``embed_many`` (per-camera calls)."""
+class CountingEmbedder(Embedder):
+    """Wraps a pixel embedder; counts calls.  ``batched=False`` keeps the Protocol's per-camera
+    ``embed_many`` (one ``embed`` call per image)."""
 
     def __init__(self, inner, batched: bool):
-        self.inner, self.dim, self.needs_pixels = inner, inner.dim, True
+        self.inner, self.dim, self.needs_pixels, self.batched = inner, inner.dim, True, batched
         self.calls: list[int] = []  # images per call
-        if batched:
-            self.embed_many = self._embed_many
 
-    def _embed_many(self, images, boxes):
+    def embed_many(self, images, boxes):
+        if not self.batched:
+            return super().embed_many(images, boxes)
         self.calls.append(len(images))
         return self.inner.embed_many(images, boxes)
 

@@ -12,9 +12,10 @@ import numpy as np
 
 from mtmc.boxes import xyxy
 from mtmc.errors import DataError
+from mtmc.stages import Embedder
 
 
-class OracleEmbedder:
+class OracleEmbedder(Embedder):
     """Perfect appearance: nearly orthogonal random vectors keyed by ground-truth identity."""
 
     needs_pixels = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,12 +41,10 @@ class ScheduleParams:
             raise ConfigError(f"{prefix}every_n: expected a positive integer, got {self.every_n}")
 
 
-def detects_on(params: Any, frame: int, camera: int) -> bool:
-    """Whether ``camera`` (scene index) is detected on ``frame`` (1-based) under ``params``' schedule
-    (detectors whose params lack the schedule fields detect on every frame)."""
-    every_n = int(getattr(params, "every_n", 1))
-    offset = camera if getattr(params, "round_robin", False) else 0
-    return (frame - 1 + offset) % every_n == 0
+def detects_on(schedule: ScheduleParams, frame: int, camera: int) -> bool:
+    """Whether ``camera`` (scene index) is detected on ``frame`` (1-based) under ``schedule``."""
+    offset = camera if schedule.round_robin else 0
+    return (frame - 1 + offset) % schedule.every_n == 0
 
 
 def detections(
