@@ -9,6 +9,7 @@ embeddings.  Selected with ``reid.model=oracle``; only meaningful on inputs with
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.recfunctions import repack_fields
 
 from mtmc.boxes import xyxy
 from mtmc.errors import DataError
@@ -30,7 +31,8 @@ class OracleEmbedder(Embedder):
             gt = scene.load_gt(cam.index)
             if gt is None:
                 raise DataError(f"reid.model=oracle needs ground truth, and camera {cam.name!r} has none")
-            self._gt.append(group_by_frame(gt))
+            # only what matching needs (frame, id, box): 48 of a box row's 80 bytes, kept for the whole run
+            self._gt.append(group_by_frame(repack_fields(gt[["frame", "id", "x", "y", "w", "h"]])))
 
     def _vector(self, *key: int) -> np.ndarray:
         # Seeded by the key alone, not drawn from one stream: the same vector whichever process
