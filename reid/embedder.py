@@ -268,7 +268,8 @@ def onnx_embedder(cfg) -> OnnxEmbedder:
     weights = _weights(cfg)
     if cfg.model != "onnx":  # a zoo model exported to ONNX: preprocess as the zoo says
         info = model_info(cfg.model)
-        sizes = {"input_size": info.input_size, "rgb": info.rgb, "mean": info.mean, "std": info.std}
+        size = tuple(cfg.input_size) if cfg.input_size is not None else info.input_size  # as in torch_embedder
+        sizes = {"input_size": size, "rgb": info.rgb, "mean": info.mean, "std": info.std}
     else:  # foreign: the config says (input_size may come from a static input shape instead)
         size = tuple(cfg.input_size) if cfg.input_size is not None else None
         sizes = {"input_size": size, "rgb": cfg.rgb, "mean": tuple(cfg.mean), "std": tuple(cfg.std)}

@@ -44,7 +44,7 @@ from reid.reporting import plot_history, write_metrics_csv
 from reid.schedules import as_lambda, build_schedule, chain, cosine_cycles_lr
 from reid.swag import SWAG, bma_embeddings, swa_model
 from reid.train_config import LossSection, TrainRecipe
-from reid.weights import load_weights
+from reid.weights import load_weights, save_weights
 
 BatchHook = Callable[[int, int], None]  # (epoch, step) after every optimiser step
 CHECKPOINT = "checkpoint.pth"
@@ -318,9 +318,9 @@ class Trainer:
                                            shuffle=False, num_workers=self.recipe.data.num_workers)
 
     def finish(self) -> None:
-        """Final weights (``model.pth``); with SWAG also ``swa_model.pth`` and its evaluation."""
+        """Final weights (``model.pth``, with what rebuilds the network); with SWAG also ``swa_model.pth``."""
         if self.ctx.is_main:
-            save_checkpoint(self.out_dir / "model.pth", self.model.state_dict())
+            save_weights(self.out_dir / "model.pth", self.model, self.recipe.model.name)
             if self.swag is not None and self.swag.n > 0:
                 self._finish_swag()
         barrier(self.ctx)
@@ -330,7 +330,7 @@ class Trainer:
         w, e = self.recipe.swag, self.recipe.eval
         final = self.model.state_dict()
         model = swa_model(self.model, self.swag, self.bn_loader(), self.device)
-        save_checkpoint(self.out_dir / "swa_model.pth", model.state_dict())
+        save_weights(self.out_dir / "swa_model.pth", model, self.recipe.model.name)
         if self.data.has_eval:
             results = {"swa_mean": self.evaluate()}
             if w.inference == "bma":

@@ -190,7 +190,6 @@ def build_from_weights(
     path: str | Path, arch: str | None = None, num_classes: int = 0
 ) -> tuple[nn.Module, str]:
     """Rebuild the model a weights file describes (arch, genotype, neck config), load it; -> (model, arch)."""
-    from reid.models.cdnet import build_from_genotype
     from reid.registry import build_model
 
     ckpt = read_weights(path)
@@ -198,10 +197,11 @@ def build_from_weights(
     arch = arch or saved_arch
     if not arch:
         raise MtmcError("foreign weights file: the model name is needed (reid.model)", path=path)
-    if ckpt.get("genotype") is not None and arch in (saved_arch, "cdnet_genotype"):
-        config = dict(ckpt.get("config") or {})
-        config["planes"] = tuple(config.get("planes", (64, 256, 384, 512)))
-        model = build_from_genotype(ckpt["genotype"], num_classes, **config)
+    genotype = ckpt.get("genotype")
+    if genotype is not None and arch in (saved_arch, "cdnet_genotype", "autoreid"):
+        # a searched network: its builder takes the genotype; the two genotype formats name their family
+        family = "autoreid" if "normal" in genotype else "cdnet_genotype"
+        model = build_model(family, num_classes=num_classes, genotype=genotype, **(ckpt.get("config") or {}))
     else:
         model = build_model(arch, num_classes=num_classes)
     load_weights(model, path, arch=arch, drop_classifier=num_classes == 0)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 from torch import nn
 
-from mtmc.errors import ConfigError
+from mtmc.errors import ConfigError, MtmcError
 from reid.flops import count_macs
 from reid.models.autoreid import (
     BASELINE,
@@ -178,5 +180,16 @@ def test_autoreid_options():
     assert build_model("autoreid", genotype=BASELINE.to_dict(), channels=8).genotype == BASELINE
     with pytest.raises(ConfigError, match="unknown genotype"):
         build_model("autoreid", genotype="nope")
+
+
+def test_autoreid_genotype_from_a_json_file(tmp_path):
+    path = tmp_path / "searched.json"
+    path.write_text(json.dumps({"name": "darts-search", **BASELINE.to_dict(), "source": "a search"}))
+    assert build_model("autoreid", genotype=str(path), channels=8).genotype == BASELINE
+    path.write_text(json.dumps({"normal": [["max_pool_3x3", 0]]}))
+    with pytest.raises(ConfigError, match="expected"):
+        build_model("autoreid", genotype=str(path), channels=8)
+    with pytest.raises(MtmcError, match="genotype file not found"):
+        build_model("autoreid", genotype=str(tmp_path / "absent.json"))
     with pytest.raises(ConfigError, match="eval_feature"):
         build_model("autoreid", eval_feature="h")

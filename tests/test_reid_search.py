@@ -271,3 +271,31 @@ def test_cli_search_smoke(market, tmp_path, capsys):
 def test_supernet_sizes_match_spec(space, expected):
     net = TopKSupernet(space, num_classes=751)  # spec §2.5: CDS ≈ 19.5M, CS ≈ 7.8M (751 classes)
     assert sum(p.numel() for p in net.weight_parameters()) == pytest.approx(expected, rel=5e-3)
+
+
+@pytest.mark.parametrize("method,params", [
+    ("topk-cds", ["model.params.planes=[8,16,24,32]"]),
+    ("darts-autoreid", ["model.params.channels=4", "model.params.layers=[1,1,1,1]"]),
+])
+def test_search_genotype_train_export_track_chain(market, tmp_path, method, params):
+    """What a user types: search -> genotype.json -> train with its recipe layer -> ONNX -> mtmc track."""
+    from conftest import SIMULATED, synth_small_scene
+
+    search_dir, train_dir, onnx_path = tmp_path / "search", tmp_path / "train", tmp_path / "searched.onnx"
+    assert main(["reid", "search", "-c", str(TINY), "-o", str(search_dir), f"data.root={market}",
+                 f"method={method}"]) == 0
+    layer = search_dir / "train_model.yaml"
+    assert str((search_dir / "genotype.json").resolve()) in layer.read_text()  # the recipe points at the JSON
+    assert main(["reid", "train", "-c", str(REPO / "configs" / "reid" / "tiny_synth.yaml"), "-c", str(layer),
+                 "-o", str(train_dir), f"data.root={market}", "epochs=1", "data.input_size=[32,16]",
+                 *params]) == 0
+    name = "autoreid" if method == "darts-autoreid" else "cdnet_genotype"
+    assert main(["reid", "export", "--model", name, "--weights", str(train_dir / "model.pth"),
+                 "--out", str(onnx_path), "--input-size", "32", "16"]) == 0
+    scene = synth_small_scene(tmp_path / "scene", duration=2, people=2, seed=3)
+    run = tmp_path / "run"
+    assert main(["track", str(scene), *SIMULATED, "-o", str(run), "--quiet", "tracker.name=bytetrack",
+                 f"reid.model={name}", "reid.backend=onnx", f"reid.weights={onnx_path}",
+                 "reid.input_size=[32,16]"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["embedded_crops"] > 0

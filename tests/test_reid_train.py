@@ -110,7 +110,7 @@ def test_swag_stage(market, tmp_path):
 
     metrics = json.loads((tmp_path / "swag" / "swag_metrics.json").read_text())
     assert {"swa_mean", "swag_bma"} <= set(metrics) and 0 <= metrics["swag_bma"]["mAP"] <= 100
-    swa = torch.load(tmp_path / "swag" / "swa_model.pth")
+    swa = torch.load(tmp_path / "swag" / "swa_model.pth")["state_dict"]
     assert torch.allclose(swa["body.0.weight"], trainer.swag.mean["body.0.weight"])
 
 

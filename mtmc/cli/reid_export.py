@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 
@@ -13,6 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", required=True, help="model name from the ReID registry")
     parser.add_argument("--weights", default=None, help="weights (.pth/.pth.tar/.pt); omitted = random init")
     parser.add_argument("--out", required=True, help="output .onnx file")
+    parser.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None,
+                        help="input height and width (default: the model's registered size)")
     parser.add_argument("--opset", type=int, default=17)
     parser.add_argument("--check", action="store_true", help="compare onnxruntime with torch on random input")
     parser.set_defaults(func=run)
@@ -24,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from reid.weights import build_from_weights
 
     info = model_info(args.model)
+    if args.input_size:  # a model trained at another resolution (the recipe's data.input_size)
+        info = dataclasses.replace(info, input_size=tuple(args.input_size))
     if args.weights:
         model, _ = build_from_weights(args.weights, arch=args.model)
     else:

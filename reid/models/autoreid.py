@@ -20,13 +20,14 @@ CE goes on the logits ``h``, the triplet loss on ``f`` (paper §3.2).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mtmc.errors import ConfigError
+from mtmc.errors import ConfigError, read_json_file
 from reid.models.darts_ops import OPS, FactorizedReduce, ReLUConvBN, drop_path, make_op
 from reid.registry import register_model
 
@@ -257,6 +258,9 @@ class AutoReID(nn.Module):
             raise ConfigError(f"autoreid.eval_feature: expected 'f' or 'g', got {eval_feature!r}")
         genotype.validate()
         self.genotype = genotype
+        # what rebuilds this network from a weights file (reid.weights.save_weights / build_from_weights)
+        self.config = {"channels": channels, "layers": list(layers), "stem": stem, "embedding_dim": embedding_dim,
+                       "dropout": dropout, "eval_feature": eval_feature}
         self.backbone = DartsBackbone(
             lambda cpp, cp, c, red, red_prev: Cell(genotype, cpp, cp, c, red, red_prev),
             channels,
@@ -288,13 +292,24 @@ class AutoReID(nn.Module):
 
 @register_model("autoreid", input_size=(384, 128))
 def autoreid(num_classes: int = 0, genotype: Genotype | str | dict = "retrieval_reid", **kwargs) -> AutoReID:
-    """Auto-ReID with the released RETRIEVAL genotype (C=64, l=[2,2,2,2]); ``genotype`` may be a name or dict."""
-    if isinstance(genotype, str):
-        if genotype not in GENOTYPES:
-            raise ConfigError(
-                f"autoreid.genotype: unknown genotype {genotype!r}; expected one of {', '.join(GENOTYPES)}"
-            )
-        genotype = GENOTYPES[genotype]
-    elif isinstance(genotype, dict):
-        genotype = Genotype.from_dict(genotype, "autoreid.genotype")
-    return AutoReID(genotype, num_classes, **kwargs)
+    """Auto-ReID built from a cell genotype (default: the released RETRIEVAL one, C=64, l=[2,2,2,2]).
+
+    ``genotype`` is a built-in name, a JSON file path (e.g. the ``genotype.json`` that
+    ``mtmc reid search`` writes for ``method=darts-autoreid``), a mapping, or a :class:`Genotype`.
+    """
+    return AutoReID(load_cell_genotype(genotype), num_classes, **kwargs)
+
+
+def load_cell_genotype(source: Genotype | str | Path | dict, where: str = "autoreid.genotype") -> Genotype:
+    """A cell Genotype from a built-in name, a JSON file (a path ending in ``.json``), or a mapping."""
+    if isinstance(source, Genotype):
+        return source
+    if isinstance(source, dict):
+        return Genotype.from_dict(source, where)
+    if isinstance(source, Path) or str(source).endswith(".json"):
+        return Genotype.from_dict(read_json_file(source, "genotype file"), str(source))
+    if source not in GENOTYPES:
+        raise ConfigError(
+            f"{where}: unknown genotype {source!r}; expected a .json file or one of {', '.join(GENOTYPES)}"
+        )
+    return GENOTYPES[source]

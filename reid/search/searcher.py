@@ -277,12 +277,8 @@ class Searcher:
         geno = self.genotype_dict(epoch)
         path = self.out_dir / GENOTYPE
         write_json(path, geno)
-        if self.recipe.method == "darts-autoreid":
-            # the autoreid builder takes a genotype mapping (or a built-in name), so it is inlined here
-            params = {k: geno[k] for k in ("normal", "normal_concat", "reduce", "reduce_concat")}
-            model = {"name": "autoreid", "params": {"genotype": params}}
-        else:
-            model = {"name": "cdnet_genotype", "params": {"genotype": str(path.resolve())}}
+        name = "autoreid" if self.recipe.method == "darts-autoreid" else "cdnet_genotype"
+        model = {"name": name, "params": {"genotype": str(path.resolve())}}
         header = f"# searched architecture (epoch {epoch}); use: mtmc reid train -c BASE_RECIPE -c THIS_FILE\n"
         write_text(self.out_dir / "train_model.yaml", header + yaml.safe_dump({"model": model}, sort_keys=False))
 
