@@ -17,9 +17,10 @@ frame and never changed afterwards (``mtmc track --online``), with the window re
 ``--offline`` adds each model's offline-refined row, ``--variant`` more rows per model with other
 settings (e.g. bytetrack, where only the association asks for crops), ``--embedding-cache`` keeps the
 embeddings so a rerun with other association settings costs minutes.
-``--detector yolox=PATH.onnx`` (YOLOX ONNX) or ``--detector trained=PATH.pt`` (an ultralytics model, e.g. from
-`mtmc detector train`, run at ``--detector-imgsz``) adds real-detector rows (no ReID, oracle ReID) labelled
-NAME.  Scores are MULTICAM (one accumulator over all
+``--detector yolox=PATH.onnx`` (YOLOX ONNX), ``--detector trained=PATH.pt`` (an ultralytics model, run at
+``--detector-imgsz``) or ``--detector trained=OUT/detector.yaml`` (the layer `mtmc detector train` writes:
+weights and tracker thresholds) adds real-detector rows (no ReID, oracle ReID, with ``--offline`` its
+offline row) labelled NAME.  Scores are MULTICAM (one accumulator over all
 cameras with global ids).  Results go to ``--out`` (JSON) and a markdown table on stdout.
 """
 
@@ -126,11 +127,13 @@ def main(argv=None) -> int:
         runs = [(label, files, over, "simulated", stream) for label, files, over, stream in settings(args)]
         for spec in args.detector:
             name, _, path = spec.partition("=")
-            det = (["detector.name=yolox-onnx", f"detector.params.weights={path}"] if path.endswith(".onnx") else
+            layer = [path] if path.endswith((".yaml", ".yml")) else []  # e.g. OUT/detector.yaml of detector train
+            det = ([] if layer else
+                   ["detector.name=yolox-onnx", f"detector.params.weights={path}"] if path.endswith(".onnx") else
                    ["detector.name=ultralytics", f"detector.params.weights={path}",
                     f"detector.params.imgsz={args.detector_imgsz}"])
-            runs += [(label, files, over + det, name, stream) for label, files, over, stream in settings(args)
-                     if label in ("no ReID", "oracle ReID")]
+            runs += [(label, files + layer, over + det, name, stream) for label, files, over, stream in settings(args)
+                     if label in ("no ReID", "oracle ReID", "oracle ReID offline")]
         embedders: dict[tuple, CachedEmbedder] = {}  # the online and offline rows of a model share crops
         for label, files, overrides, detector, stream in runs:
             previous = [r for r in done if (r["seed"], r["setting"], r["detector"]) == (seed, label, detector)]

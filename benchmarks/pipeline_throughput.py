@@ -1,6 +1,6 @@
 """End-to-end time steps per second of `mtmc track` on a 4-camera scene, and the accuracy cost of the schedule.
 
-    python benchmarks/pipeline_throughput.py SCENE --frames 90 --json out.json
+    python benchmarks/pipeline_throughput.py SCENE --frames 90 --json out.json [--set KEY=VALUE ...]
 
 Throughput rows: configs/lab.yaml (BoT-SORT, global association) + OSNet x0.25 MSMT17 ONNX ReID, detector
 YOLOX-nano ONNX or ultralytics (``--ultralytics yolov8n.yaml``, imgsz 320), ``every_n`` 1, 2, 4 with round robin;
@@ -44,13 +44,13 @@ def steps_per_second(scene, overrides: list[str], frames: int, warmup: int) -> d
             "load": [round(x, 2) for x in os.getloadavg()]}
 
 
-def accuracy(scene, every_n: int) -> dict:
+def accuracy(scene, every_n: int, overrides: list[str]) -> dict:
     from mtmc.config import load_config
     from mtmc.pipeline import Pipeline
     from mtmc.run import evaluate_run
 
     cfg = load_config(LAB, ["detector.name=simulated", f"detector.params.every_n={every_n}",
-                            "detector.params.round_robin=true", "output.map=false"])
+                            "detector.params.round_robin=true", "output.map=false", *overrides])
     m = evaluate_run(scene, Pipeline(cfg, scene).run(), cfg).rows["MULTICAM"]
     return {k: round(float(m[k]), 1) for k in ("MOTA", "IDF1", "IDsw")}
 
@@ -63,6 +63,8 @@ def main(argv=None) -> int:
     p.add_argument("--every", default="1,2,4")
     p.add_argument("--detectors", default="yolox,ultralytics")
     p.add_argument("--ultralytics", default="yolov8n.yaml", help="weights (an untrained .yaml has the same speed)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="extra config override for every row, e.g. tracker.params.motion_only=true")
     p.add_argument("--no-accuracy", action="store_true")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
@@ -80,13 +82,13 @@ def main(argv=None) -> int:
     for name in args.detectors.split(","):
         for n in [int(v) for v in args.every.split(",")]:
             sched = [f"detector.params.every_n={n}", "detector.params.round_robin=true"]
-            row = {"detector": name, "every_n": n, **steps_per_second(scene, detectors[name] + sched + REID,
-                                                                     args.frames, args.warmup)}
+            row = {"detector": name, "every_n": n, **steps_per_second(
+                scene, detectors[name] + sched + REID + args.set, args.frames, args.warmup)}
             print(json.dumps(row), flush=True)
             rows.append(row)
     if not args.no_accuracy:
         for n in [int(v) for v in args.every.split(",")]:
-            row = {"detector": "simulated", "every_n": n, **accuracy(scene, n)}
+            row = {"detector": "simulated", "every_n": n, **accuracy(scene, n, args.set)}
             print(json.dumps(row), flush=True)
             rows.append(row)
     if args.json:

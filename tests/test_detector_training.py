@@ -12,9 +12,12 @@ import pytest
 
 from mtmc.boxes import concat, from_xyxy, xyxy
 from mtmc.cli.main import main
+from mtmc.config import load_config
 from mtmc.detectors.training import export_yolo_dataset, read_yolo_labels
 from mtmc.errors import MtmcError
 from mtmc.io.scene import open_input
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _dataset_boxes(dataset: Path) -> dict[tuple[str, str, int], np.ndarray]:
@@ -136,6 +139,23 @@ def test_one_epoch_train_writes_weights_that_track_loads(two_camera_scene: Path,
     assert (out / "run" / "weights" / "last.pt").stat().st_mtime_ns == stamp
     assert "reusing the dataset" in capsys.readouterr().out
     run = tmp_path / "track"
-    assert main(["track", str(two_camera_scene), "-o", str(run), "--quiet", "detector.name=ultralytics",
-                 f"detector.params.weights={out / 'best.pt'}", "detector.params.imgsz=64"]) == 0
+    assert main(["track", str(two_camera_scene), "-o", str(run), "--quiet", "-c", str(out / "detector.yaml")]) == 0
     assert (run / "global.txt").is_file()
+    used = load_config([run / "config.yaml"])
+    assert used.detector.params["weights"] == str((out / "best.pt").resolve()) and used.detector.params["iou"] == 0.5
+    best = metrics["val"]["best_f1"]
+    if best is not None:  # the tracker starts from the validation split's best-F1 score
+        assert used.tracker.params["track_thresh"] == round(best["conf"], 3)
+
+
+def test_track_layer_puts_the_tracker_at_the_best_f1_score(tmp_path: Path):
+    from mtmc.detectors.training import write_track_layer
+
+    path = tmp_path / "detector.yaml"
+    write_track_layer(path, tmp_path / "best.pt", 320, 0.5, {"conf": 0.4321, "precision": 0.9, "recall": 0.8})
+    cfg = load_config([ROOT / "configs" / "lab.yaml", path])
+    assert cfg.detector.name == "ultralytics" and cfg.detector.params["imgsz"] == 320
+    assert cfg.tracker.name == "botsort"  # the layer keeps the tracker, it only moves its thresholds
+    assert cfg.tracker.params["track_thresh"] == 0.432 and cfg.tracker.params["new_track_thresh"] == 0.532
+    write_track_layer(path, tmp_path / "best.pt", 320, 0.5, None)  # nothing detected: thresholds untouched
+    assert load_config([ROOT / "configs" / "lab.yaml", path]).tracker.params["track_thresh"] == 0.6

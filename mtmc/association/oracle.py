@@ -14,6 +14,7 @@ from numpy.lib.recfunctions import repack_fields
 from mtmc.boxes import xyxy
 from mtmc.errors import DataError
 from mtmc.stages import Embedder
+from trackers.matching import iou_matrix
 
 
 class OracleEmbedder(Embedder):
@@ -52,11 +53,7 @@ class OracleEmbedder(Embedder):
             gt = self._gt[cam].get(frame)
             identity = None
             if gt is not None and len(gt):
-                a, g = xyxy(box[None])[0], xyxy(gt)
-                iw = np.clip(np.minimum(a[2], g[:, 2]) - np.maximum(a[0], g[:, 0]), 0, None)
-                ih = np.clip(np.minimum(a[3], g[:, 3]) - np.maximum(a[1], g[:, 1]), 0, None)
-                inter = iw * ih
-                iou = inter / ((a[2] - a[0]) * (a[3] - a[1]) + (g[:, 2] - g[:, 0]) * (g[:, 3] - g[:, 1]) - inter)
+                iou = iou_matrix(xyxy(box[None]), xyxy(gt))[0]
                 if iou.max() >= 0.5:
                     identity = int(gt["id"][int(iou.argmax())])
             # a false positive looks like nobody else (its own vector, keyed by where it was asked for)

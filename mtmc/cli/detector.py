@@ -14,8 +14,7 @@ examples:
   mtmc detector train runs/mycams --out runs/det --model yolov8n.pt --split time   # fine-tune a .pt
   mtmc detector eval runs/held-out --weights runs/det/best.pt
   mtmc detector eval runs/held-out detector.name=yolox-onnx detector.params.weights=yolox_nano.onnx
-  mtmc track runs/held-out -o runs/t detector.name=ultralytics detector.params.weights=runs/det/best.pt \\
-      detector.params.imgsz=320
+  mtmc track runs/held-out -o runs/t -c configs/lab.yaml -c runs/det/detector.yaml
 """
 
 
@@ -52,6 +51,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--every", type=int, default=1, help="export one frame in EVERY (default 1)")
     t.add_argument("--conf", type=float, default=None, help="threshold of the reported precision/recall "
                    "(default: the tracker's track_thresh)")
+    t.add_argument("--nms-iou", type=float, default=0.5, help="NMS IoU of the validation and of OUT/detector.yaml "
+                   "(default 0.5: at ultralytics' 0.7 a person's full and cut-off boxes both survive and start two "
+                   "tracks)")
     t.add_argument("--quiet", action="store_true", help="no export progress bar")
     t.set_defaults(func=run_train)
     e = dsub.add_parser("eval", help="precision / recall / AP at IoU 0.5 of a detector against a scene's gt",
@@ -87,6 +89,8 @@ def run_train(args: argparse.Namespace) -> int:
     conf = _check(args)
     if args.epochs < 1 or args.batch < 1 or args.imgsz < 32 or args.imgsz % 32:
         raise ConfigError("--epochs and --batch: positive; --imgsz: a multiple of 32")
+    if not 0 < args.nms_iou <= 1:
+        raise ConfigError(f"--nms-iou: expected an IoU in (0, 1], got {args.nms_iou}")
     out = Path(args.out)
     dataset = out / "dataset"
     if dataset_matches(dataset, args.scenes, args.split, args.val_fraction, args.every):
@@ -97,10 +101,11 @@ def run_train(args: argparse.Namespace) -> int:
     best = train_detector(dataset / "data.yaml", out, model=args.model, epochs=args.epochs, imgsz=args.imgsz,
                           batch=args.batch, workers=args.workers, device=args.device, seed=args.seed,
                           hours=args.hours)
-    metrics = finish_training(best, out, dataset, args.imgsz, conf, args.device)
+    metrics = finish_training(best, out, dataset, args.imgsz, conf, args.device, args.nms_iou)
     v = metrics["val"]
     print(f"wrote {out / 'best.pt'}: val mAP50 {v['mAP50']:.3f}, precision {v['precision']:.3f}, recall "
           f"{v['recall']:.3f} at conf {conf:g} ({out / 'metrics.json'})")
+    print(f"track with it: mtmc track SCENE -c configs/lab.yaml -c {out / 'detector.yaml'}")
     return 0
 
 

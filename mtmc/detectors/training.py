@@ -7,7 +7,8 @@ The split holds out whole cameras (``camera``: the last cameras of each scene) o
 end of each scene (``time``), so validation images are never near-copies of training
 frames.  :func:`train_detector` runs ``YOLO(model).train`` into ``OUT/run`` and resumes
 from ``OUT/run/weights/last.pt`` when a run was interrupted; :func:`finish_training`
-puts ``best.pt`` and ``metrics.json`` next to each other in ``OUT``.
+puts ``best.pt``, ``metrics.json`` and ``detector.yaml`` (a config layer for ``mtmc track``: these
+weights, and tracker thresholds at the validation split's best-F1 score) next to each other in ``OUT``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from mtmc.atomic import atomic_path, staged_outputs, write_json
+from mtmc.atomic import atomic_path, staged_outputs, write_json, write_text
 from mtmc.boxes import concat, from_xyxy, xyxy
 from mtmc.errors import ConfigError, DataError
 
@@ -185,13 +186,13 @@ def train_detector(data_yaml: Path, out_dir: str | Path, model: str = "yolov8n.y
 
 
 def predict_images(weights: Path, images: list[Path], imgsz: int, conf: float = 0.001,
-                   device: str = "cpu") -> list[np.ndarray]:
+                   device: str = "cpu", nms_iou: float = 0.7) -> list[np.ndarray]:
     """Detections (boxes, frame = index + 1) of ``weights`` on each image, through the ultralytics backend."""
     from mtmc.detectors import DETECTORS
     from mtmc.stages import FrameSet
 
     det = DETECTORS.build("ultralytics", {"weights": str(weights), "conf": conf, "imgsz": imgsz,
-                                          "device": device})
+                                          "device": device, "iou": nms_iou})
     out = []
     for k, path in enumerate(images):
         image = cv2.imread(str(path))
@@ -200,13 +201,13 @@ def predict_images(weights: Path, images: list[Path], imgsz: int, conf: float = 
     return out
 
 
-def validation_metrics(weights: Path, dataset: Path, imgsz: int, conf: float, device: str = "cpu"
-                       ) -> dict[str, float]:
-    """Precision / recall at ``conf`` and AP at IoU 0.5 of ``weights`` on the dataset's val images."""
+def validation_metrics(weights: Path, dataset: Path, imgsz: int, conf: float, device: str = "cpu",
+                       nms_iou: float = 0.7) -> dict[str, Any]:
+    """Precision / recall at ``conf``, AP at IoU 0.5 and the best-F1 point of ``weights`` on the val images."""
     from eval.detection import detection_metrics
 
     images = sorted((Path(dataset) / "images" / "val").glob("*.jpg"))
-    dets = predict_images(weights, images, imgsz, device=device)
+    dets = predict_images(weights, images, imgsz, device=device, nms_iou=nms_iou)
     gts = []
     for k, path in enumerate(images):
         h, w = cv2.imread(str(path)).shape[:2]
@@ -215,23 +216,51 @@ def validation_metrics(weights: Path, dataset: Path, imgsz: int, conf: float, de
 
 
 def finish_training(best: Path, out_dir: str | Path, dataset: Path, imgsz: int, conf: float,
-                    device: str = "cpu") -> dict[str, Any]:
-    """Copy ``best.pt`` into ``out_dir`` and write ``metrics.json`` beside it (both atomically)."""
+                    device: str = "cpu", nms_iou: float = 0.5) -> dict[str, Any]:
+    """Copy ``best.pt`` into ``out_dir``; write ``metrics.json`` and ``detector.yaml`` beside it (atomically)."""
     import torch
 
     out_dir = Path(out_dir)
     with atomic_path(out_dir / "best.pt") as tmp:
         shutil.copyfile(best, tmp)
     ckpt = torch.load(best, map_location="cpu", weights_only=False)
-    ours = validation_metrics(out_dir / "best.pt", dataset, imgsz, conf, device)
+    ours = validation_metrics(out_dir / "best.pt", dataset, imgsz, conf, device, nms_iou)
     trained = {k: float(v) for k, v in (ckpt.get("train_metrics") or {}).items() if isinstance(v, (int, float))}
     metrics = {
         "weights": str(out_dir / "best.pt"),
         "imgsz": imgsz,
+        "nms_iou": nms_iou,
         "val": {"mAP50": ours["ap"], "precision": ours["precision"], "recall": ours["recall"], "conf": conf,
-                "gt": ours["gt"], "detections": ours["detections"]},
+                "gt": ours["gt"], "detections": ours["detections"], "best_f1": ours["best_f1"]},
         "ultralytics_val": {k.replace("metrics/", ""): v for k, v in trained.items() if k.startswith("metrics/")},
         "dataset": str(dataset),
     }
     write_json(out_dir / "metrics.json", metrics)
+    write_track_layer(out_dir / "detector.yaml", out_dir / "best.pt", imgsz, nms_iou, ours["best_f1"])
     return metrics
+
+
+NEW_TRACK_MARGIN = 0.1  # BoT-SORT / ByteTrack start tracks this far above track_thresh (0.6 / 0.7 by default)
+
+
+def write_track_layer(path: Path, weights: Path, imgsz: int, nms_iou: float, best_f1: dict | None) -> None:
+    """A config layer that runs ``weights`` in ``mtmc track`` at the operating point found on the val split.
+
+    A trained detector's scores are its own: an under-trained one scores true people below the
+    trackers' default ``track_thresh`` (0.6), which then treats most of them as low-score boxes.
+    The layer sets ``track_thresh`` to the score of the best F1 on the validation split.
+    """
+    import yaml
+
+    layer: dict[str, Any] = {"detector": {"name": "ultralytics", "params": {
+        "weights": str(Path(weights).resolve()), "imgsz": imgsz, "iou": nms_iou}}}
+    note = "no detection on the validation split: tracker thresholds left as they are"
+    if best_f1 is not None:
+        high = round(float(best_f1["conf"]), 3)
+        layer["tracker"] = {"params": {"track_thresh": high,
+                                       "new_track_thresh": round(min(high + NEW_TRACK_MARGIN, 1.0), 3)}}
+        note = (f"track_thresh = the best-F1 score on the validation split (precision {best_f1['precision']:.3f}, "
+                f"recall {best_f1['recall']:.3f}); names of BoT-SORT / ByteTrack (OC-SORT: det_thresh)")
+    header = ("# written by `mtmc detector train`: its weights at the operating point of its validation split\n"
+              f"# use: mtmc track SCENE -c configs/lab.yaml -c {path}\n# {note}\n")
+    write_text(path, header + yaml.safe_dump(layer, sort_keys=False))
