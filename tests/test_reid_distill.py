@@ -47,7 +47,7 @@ def tiny_teacher(tmp_path_factory) -> Path:
 
 
 def recipe(root: Path, **extra) -> TrainRecipe:
-    return load_config(None, tiny_recipe_overrides(root, epochs=1, **extra), cls=TrainRecipe)
+    return load_config(None, tiny_recipe_overrides(root, **{"epochs": 1, **extra}), cls=TrainRecipe)
 
 
 # --------------------------------------------------------------------------------------------
@@ -180,6 +180,22 @@ def test_training_with_an_onnx_teacher_of_another_size_and_dim(market, tmp_path)
     assert not torch.equal(before, run.distill.projection.weight)  # the projection trains with the student
     saved = load_checkpoint(tmp_path / "run" / "checkpoint.pth")["distill"]["projection.weight"]
     assert torch.equal(saved, run.distill.projection.weight.detach().cpu())
+
+
+def test_resume_with_distillation_is_exact(market, tmp_path):
+    from reid.export import export_onnx
+
+    torch.manual_seed(4)
+    path = export_onnx(TinyReid(0, width=4), tmp_path / "t.onnx", ModelInfo("t", lambda **k: None, (32, 16)))
+    extra = {"loss.distill.teacher": str(path), "loss.distill.kind": "both", "epochs": 2}
+    straight = Trainer(recipe(market, **extra), tmp_path / "straight", log=lambda s: None)
+    straight.fit()
+    Trainer(recipe(market, **{**extra, "epochs": 1}), tmp_path / "split", log=lambda s: None).fit()
+    resumed = Trainer(recipe(market, **extra), tmp_path / "split", log=lambda s: None)
+    resumed.fit(resume=True)
+    assert torch.equal(straight.distill.projection.weight, resumed.distill.projection.weight)
+    for key, value in straight.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
 
 
 @pytest.mark.skipif(not OSNET.is_file(), reason="../shared/weights OSNet ONNX not present")
