@@ -198,6 +198,26 @@ def test_resume_with_distillation_is_exact(market, tmp_path):
         assert torch.equal(value, resumed.model.state_dict()[key]), key
 
 
+@pytest.mark.slow
+def test_ddp_keeps_the_projection_in_sync(market, tmp_path):
+    import os
+    import re
+    import subprocess
+
+    from reid.export import export_onnx
+
+    torch.manual_seed(5)
+    path = export_onnx(TinyReid(0, width=4), tmp_path / "t.onnx", ModelInfo("t", lambda **k: None, (32, 16)))
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(ROOT / "tests" / "reid_ddp_worker.py"), str(market), str(tmp_path / "ddp"), str(path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for what in ("checksum", "projection"):
+        sums = dict(re.findall(rf"rank (\d+) {what} (-?\d+\.\d{{6}})", proc.stdout))
+        assert len(sums) == 2 and len(set(sums.values())) == 1, (what, proc.stdout)
+
+
 @pytest.mark.skipif(not OSNET.is_file(), reason="../shared/weights OSNet ONNX not present")
 def test_shared_osnet_teacher_recipe(market):
     r = load_config([ROOT / "configs" / "reid" / "cdnet_synth.yaml",
