@@ -212,7 +212,12 @@ class Trainer:
             raise DataError(f"checkpoint has {state['num_classes']} identities, the dataset "
                             f"{self.data.num_classes}", path=self.out_dir / CHECKPOINT)
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except ValueError:  # torch: "loaded state dict contains a parameter group that doesn't match ..."
+            raise DataError("the checkpoint's optimiser holds other parameters than this recipe trains (e.g. "
+                            "loss.distill with a projection added or removed); start a new run from its weights "
+                            "with model.weights=...", path=self.out_dir / CHECKPOINT) from None
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.sampler.load_state_dict(state["sampler"])

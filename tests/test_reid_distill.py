@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from reid_train_helpers import TINY, TinyReid, make_market, register_tiny, tiny_recipe_overrides  # noqa: E402
 
 from mtmc.config import load_config  # noqa: E402
-from mtmc.errors import ConfigError  # noqa: E402
+from mtmc.errors import ConfigError, DataError  # noqa: E402
 from reid.distill import DistillLoss, Teacher, cosine_distill, relation_distill  # noqa: E402
 from reid.embedder import _Preprocessor  # noqa: E402
 from reid.engine import Trainer  # noqa: E402
@@ -196,6 +196,8 @@ def test_resume_with_distillation_is_exact(market, tmp_path):
     assert torch.equal(straight.distill.projection.weight, resumed.distill.projection.weight)
     for key, value in straight.model.state_dict().items():
         assert torch.equal(value, resumed.model.state_dict()[key]), key
+    with pytest.raises(DataError, match="other parameters than this recipe trains"):  # projection vs none
+        Trainer(recipe(market, epochs=3), tmp_path / "split", log=lambda s: None).fit(resume=True)
 
 
 @pytest.mark.slow
