@@ -51,6 +51,9 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
                 return _convert(value, arg, key)
             except ConfigError as err:
                 errors.append(err)
+        candidates = [a for a in args if a is not type(None)]
+        if len(candidates) == 1 and is_dataclass(candidates[0]):
+            raise errors[0]  # an optional section: the inner error names the key inside it
         names = " or ".join(_type_name(a) for a in args)
         raise ConfigError(f"{key}: expected {names}, got {value!r}")
     if origin is Literal:

@@ -72,6 +72,16 @@ def mean_over_ranks(ctx: DistContext, values: dict[str, float]) -> dict[str, flo
     return {k: float(v) / ctx.world_size for k, v in zip(keys, t.tolist())}
 
 
+def average_gradients(ctx: DistContext, params) -> None:
+    """Average the gradients of parameters that live outside the DDP module (e.g. a loss's projection)."""
+    if not ctx.enabled:
+        return
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= ctx.world_size
+
+
 def cleanup(ctx: DistContext) -> None:
     if ctx.enabled and dist.is_initialized():
         dist.destroy_process_group()

@@ -89,6 +89,12 @@ class _BaseEmbedder:
     def _forward(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
+    def embed_preprocessed(self, batch: np.ndarray) -> np.ndarray:
+        """Raw (N, dim) embeddings (no flip, not normalised) of an already preprocessed NCHW float32 batch,
+        in chunks of ``batch_size`` (a distillation teacher is fed the training batch this way)."""
+        chunks = [self._forward(batch[s : s + self.batch_size]) for s in range(0, len(batch), self.batch_size)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, self.dim), np.float32)
+
     def embed_crops(self, crops: list[np.ndarray]) -> np.ndarray:
         """(N, dim) float32 unit vectors for BGR uint8 crops."""
         out = np.zeros((len(crops), self.dim), np.float32)

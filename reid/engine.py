@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
@@ -37,7 +37,16 @@ from reid.data import (
     build_transforms,
     load_dataset,
 )
-from reid.distributed import DistContext, barrier, cleanup, gather_objects, init_distributed, mean_over_ranks
+from reid.distill import DistillLoss, build_distillation
+from reid.distributed import (
+    DistContext,
+    average_gradients,
+    barrier,
+    cleanup,
+    gather_objects,
+    init_distributed,
+    mean_over_ranks,
+)
 from reid.evaluate import evaluate_model
 from reid.losses import BranchLoss, compact_reid_loss, fblneck_loss, retrieval_loss
 from reid.reporting import plot_history, write_metrics_csv
@@ -60,13 +69,16 @@ def build_loss(cfg: LossSection) -> BranchLoss:
     return BranchLoss(cfg.id_weight, cfg.label_smoothing, cfg.triplet, cfg.triplet_weight, cfg.margin)
 
 
-def build_optimizer(recipe: TrainRecipe, model: nn.Module) -> torch.optim.Optimizer:
+def build_optimizer(recipe: TrainRecipe, model: nn.Module, extra: Sequence[nn.Parameter] = ()) -> torch.optim.Optimizer:
+    """The recipe's optimiser over ``model`` (classifiers at ``head_lr_factor``) and ``extra`` parameters
+    (the distillation projection), which train at the backbone's lr."""
     o = recipe.optim
     if o.head_lr_factor <= 0:
         raise ConfigError(f"optim.head_lr_factor: expected > 0, got {o.head_lr_factor}")
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     heads = [p for n, p in named if "classifier" in n]  # the zoo's naming rule (see reid.checkpoint)
-    params: list[dict] = [{"params": [p for n, p in named if "classifier" not in n], "lr": o.lr, "lr_factor": 1.0}]
+    body = [p for n, p in named if "classifier" not in n] + list(extra)
+    params: list[dict] = [{"params": body, "lr": o.lr, "lr_factor": 1.0}]
     if heads and o.head_lr_factor != 1.0:  # one group otherwise: checkpoints keep their optimiser layout
         params.append({"params": heads, "lr": o.lr * o.head_lr_factor, "lr_factor": o.head_lr_factor})
     else:
@@ -148,7 +160,14 @@ class Trainer:
             self.train_set, batch_sampler=self.sampler, num_workers=d.num_workers,
             pin_memory=self.device.type == "cuda")
         self.criterion = build_loss(r.loss)
-        self.optimizer = build_optimizer(r, self.model)
+        self.distill: DistillLoss | None = None
+        if r.loss.distill is not None:
+            self.distill = build_distillation(r.loss.distill, info, int(self.model.embedding_dim), self.device,
+                                              d.p * d.k, r.seed)
+            self.log(f"distillation: {r.loss.distill.kind} x {r.loss.distill.weight} from {r.loss.distill.teacher} "
+                     f"({self.distill.teacher.dim}-d at {self.distill.teacher.size[0]}x{self.distill.teacher.size[1]})")
+        extra = list(self.distill.parameters()) if self.distill is not None else []
+        self.optimizer = build_optimizer(r, self.model, extra)
         self.lr_at = build_lr_schedule(r)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, as_lambda(self.lr_at, r.optim.lr))
         self.amp = r.amp and self.device.type == "cuda"
@@ -183,6 +202,7 @@ class Trainer:
             "rng": rngs,
             "swag": self.swag.state_dict() if self.swag else None,
             "history": self.history,
+            **({"distill": self.distill.state_dict()} if self.distill is not None else {}),
         }
 
     def load_state(self, state: dict) -> None:
@@ -192,7 +212,12 @@ class Trainer:
             raise DataError(f"checkpoint has {state['num_classes']} identities, the dataset "
                             f"{self.data.num_classes}", path=self.out_dir / CHECKPOINT)
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except ValueError:  # torch: "loaded state dict contains a parameter group that doesn't match ..."
+            raise DataError("the checkpoint's optimiser holds other parameters than this recipe trains (e.g. "
+                            "loss.distill with a projection added or removed); start a new run from its weights "
+                            "with model.weights=...", path=self.out_dir / CHECKPOINT) from None
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.sampler.load_state_dict(state["sampler"])
@@ -204,6 +229,8 @@ class Trainer:
                      "augmentation RNG reseeded")
         if self.swag is not None and state.get("swag"):
             self.swag.load_state_dict(state["swag"])
+        if self.distill is not None and state.get("distill") is not None:
+            self.distill.load_state_dict(state["distill"])
         self.history = list(state["history"])
         self.start_epoch = int(state["epoch"])
         # The optimiser stored the lr its old recipe chose for this epoch. The recipe given now decides (the
@@ -263,11 +290,16 @@ class Trainer:
             with torch.autocast(self.device.type, enabled=self.amp):
                 outputs = self.net(imgs)
             loss, parts = self.criterion(outputs, pids)
+            if self.distill is not None:
+                term, distill_parts = self.distill(outputs, imgs)
+                loss, parts = loss + term, {**parts, **distill_parts}
             loss_value = float(loss.detach())
             if not math.isfinite(loss_value):
                 raise FloatingPointError(f"loss became {loss_value} at epoch {epoch + 1} step {step + 1}")
             self.optimizer.zero_grad(set_to_none=True)
             self.scaler.scale(loss).backward()
+            if self.distill is not None:
+                average_gradients(self.ctx, self.distill.parameters())  # outside DDP's reducer
             self.scaler.step(self.optimizer)
             self.scaler.update()
             steps += 1

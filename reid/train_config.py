@@ -58,8 +58,32 @@ class ScheduleSection:
 
 
 @dataclass
+class DistillSection:
+    """Knowledge distillation from a frozen teacher (:mod:`reid.distill`): ``weight * term`` joins the loss.
+
+    ``teacher`` is an ``.onnx`` file (preprocessing from its metadata, ImageNet RGB otherwise) or a
+    ``reid.registry`` model name whose ``weights`` (checkpoint or ``.onnx`` export) are required.
+    ``kind``: ``cosine`` (1 - cos(student, teacher) per image; a learned linear projection maps the
+    student embedding to the teacher's dimension when they differ), ``relation`` (MSE between the
+    batch's pairwise cosine-similarity matrices; any dimensions) or ``both`` (their sum).
+    """
+
+    teacher: str = ""
+    weights: str | None = None
+    kind: Literal["cosine", "relation", "both"] = "cosine"
+    weight: float = 1.0
+
+    def validate(self, key: str) -> None:
+        if not self.teacher:
+            raise ConfigError(f"{key}.teacher: expected an .onnx file or a reid.registry model name")
+        if self.weight <= 0:
+            raise ConfigError(f"{key}.weight: expected > 0, got {self.weight}")
+
+
+@dataclass
 class LossSection:
-    """sum over branches of ``id_weight * CE + triplet_weight * triplet`` (presets set these)."""
+    """sum over branches of ``id_weight * CE + triplet_weight * triplet`` (presets set these),
+    plus ``distill.weight * distillation`` when ``distill`` is given."""
 
     name: Literal["branch_sum", "fblneck", "retrieval", "compact_reid"] = "branch_sum"
     id_weight: float = 1.0
@@ -68,6 +92,7 @@ class LossSection:
     triplet_weight: float = 1.0
     margin: float = 0.3  # batch-hard margin; 0 = soft margin
     retrieval_lambda: float = 0.5
+    distill: DistillSection | None = None  # absent: no teacher, training exactly as without the option
 
 
 @dataclass

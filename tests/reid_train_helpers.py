@@ -25,6 +25,7 @@ class TinyReid(nn.Module):
         )
         dim = 2 * width
         self.num_classes = num_classes
+        self.embedding_dim = 3 * dim  # global + two stripes
         if num_classes:
             self.classifier = nn.Linear(dim, num_classes, bias=False)
             self.local_classifier = nn.Linear(2 * dim, num_classes, bias=False)
