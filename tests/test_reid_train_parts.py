@@ -206,3 +206,53 @@ def test_swa_mean_is_average_of_collected_weights():
     clone = SWAG(_bn_net())
     clone.load_state_dict(swag.state_dict())
     assert clone.n == 4 and torch.equal(clone.sq_mean["2.bias"], swag.sq_mean["2.bias"])
+
+
+def test_bma_is_the_mean_of_normalised_embeddings_of_s_sampled_models():
+    import copy
+
+    from reid.swag import bma_embeddings
+
+    torch.manual_seed(0)
+    net = _bn_net()
+    swag = SWAG(net)
+    for _ in range(3):
+        with torch.no_grad():
+            for p in net.parameters():
+                p.add_(torch.randn_like(p))
+        swag.collect(net)
+    bn_data = [torch.randn(8, 3) for _ in range(2)]
+    probe = torch.randn(5, 3)
+
+    def embed(model):
+        model.eval()
+        with torch.no_grad():
+            out = model(probe)
+        model.train()
+        return out
+
+    samples, scale = 3, 0.5
+    got = bma_embeddings(net, swag, bn_data, embed, samples=samples, scale=scale, seed=7)
+    # by hand: the same normal draws, theta = mean + sqrt(scale * var) z per parameter, BN refreshed per model
+    generator = torch.Generator().manual_seed(7)
+    var = {n: swag.sq_mean[n] - swag.mean[n] ** 2 for n in swag.names}
+    total = torch.zeros(5, 2)
+    for _ in range(samples):
+        model = copy.deepcopy(net)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                z = torch.randn(p.shape, generator=generator)
+                p.copy_(swag.mean[name] + (scale * var[name].clamp(min=1e-30)).sqrt() * z)
+        model[1].reset_running_stats()
+        model[1].momentum = None  # cumulative average = what update_bn computes in one pass
+        model.train()
+        with torch.no_grad():
+            for x in bn_data:
+                model(x)
+        e = embed(model)
+        total += e / e.norm(dim=1, keepdim=True)
+    assert torch.allclose(got, total / samples, atol=1e-5)
+    # not the SWA mean's embeddings, and the model is left holding the SWA mean
+    mean_model = embed(net)
+    assert not torch.allclose(got, mean_model / mean_model.norm(dim=1, keepdim=True), atol=1e-3)
+    assert torch.equal(dict(net.named_parameters())["0.weight"], swag.mean["0.weight"])
