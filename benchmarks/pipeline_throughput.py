@@ -41,6 +41,7 @@ def steps_per_second(scene, overrides: list[str], frames: int, warmup: int) -> d
     end = time.perf_counter()
     rate = (len(stamps) - warmup) / (end - stamps[warmup])
     return {"steps_per_s": round(rate, 2), "seconds": {k: round(v, 2) for k, v in result.seconds.items()},
+            "embedded_crops": result.embedded_crops,
             "load": [round(x, 2) for x in os.getloadavg()]}
 
 

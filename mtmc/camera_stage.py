@@ -118,12 +118,17 @@ class CameraStage:
 
     def _tracker_embeddings(self, images: list[np.ndarray | None],
                             detections: list[np.ndarray | None]) -> list[np.ndarray | None]:
-        """An embedding per detection for the appearance trackers, all cameras in one embedder call."""
+        """An embedding per detection for the appearance trackers, all cameras in one embedder call.
+
+        Detections below a tracker's ``min_embedding_score`` are not embedded (NaN rows)."""
         out: list[np.ndarray | None] = [None] * len(self.cameras)
         todo = [i for i, dets in enumerate(detections)
                 if dets is not None and self.trackers[i].uses_embeddings and self._can_embed(images[i])]
-        for i, emb in zip(todo, self._embed([images[i] for i in todo], [detections[i] for i in todo])):
-            out[i] = emb
+        wanted = [detections[i]["score"] >= self.trackers[i].min_embedding_score for i in todo]
+        embedded = self._embed([images[i] for i in todo], [detections[i][w] for i, w in zip(todo, wanted)])
+        for i, w, rows in zip(todo, wanted, embedded):
+            out[i] = np.full((len(w), self.embedder.dim), np.nan, dtype=np.float32)
+            out[i][w] = rows
         return out
 
     def _can_embed(self, image: np.ndarray | None) -> bool:

@@ -47,12 +47,14 @@ class Detector(Protocol):
 class Tracker(Protocol):
     """Links one camera's detections over time into tracks with per-camera ids."""
 
-    uses_embeddings: bool  # True: update() wants an embedding for every detection
+    uses_embeddings: bool  # True: update() wants an embedding for every detection...
+    min_embedding_score: float  # ...scoring at least this (rows of lower ones may be NaN: never looked at)
 
     def update(
         self, detections: np.ndarray, frame: np.ndarray | None = None, embeddings: np.ndarray | None = None
     ) -> np.ndarray:
-        """Feed one frame's detections (and optional L2-normalised embeddings, row-aligned);
+        """Feed one frame's detections (and optional L2-normalised embeddings, row-aligned; NaN rows for
+        detections below ``min_embedding_score``);
         return the confirmed tracks of this frame with their ``id`` set."""
         ...
 

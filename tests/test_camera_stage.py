@@ -136,3 +136,38 @@ def test_reid_is_one_batched_call_per_step_with_the_same_embeddings(scene):
             assert np.isnan(g[~w]).all() and np.allclose(g[w], r[w], atol=1e-5)
             assert np.allclose(np.linalg.norm(g[w], axis=1), 1.0, atol=1e-5)
     assert stages[0].embedded_crops == stages[1].embedded_crops > 0
+
+
+class ScoreRecorder(Embedder):
+    """The oracle, recording the scores of the boxes it is asked to embed."""
+
+    def __init__(self, scene):
+        from mtmc.association.oracle import OracleEmbedder
+
+        self.inner = OracleEmbedder(scene)
+        self.dim, self.needs_pixels, self.scores = self.inner.dim, False, []
+
+    def embed(self, image, boxes):
+        self.scores.extend(boxes["score"].tolist())
+        return self.inner.embed(image, boxes)
+
+
+def test_low_score_detections_are_not_embedded_and_the_tracks_do_not_change(scene):
+    """BoT-SORT matches detections below track_thresh by IoU alone: embedding them is wasted work."""
+    from trackers.botsort import BotSort
+
+    class EmbedAll(BotSort):  # the old behaviour: an embedding for every detection
+        min_embedding_score = 0.0
+
+    lean, full = ScoreRecorder(scene), ScoreRecorder(scene)
+    lean_stage = stage_with(scene, "tracker.name=botsort", embedder=lean)
+    full_stage = stage_with(scene, "tracker.name=botsort", embedder=full)
+    for tracker in full_stage.trackers:
+        tracker.__class__ = EmbedAll
+    for frames in SyncReader(scene, end=45):
+        a, b = lean_stage.track(frames), full_stage.track(frames)
+        for x, y in zip(a, b):
+            assert np.array_equal(x["id"], y["id"]) and np.allclose(x["x"], y["x"]) and np.allclose(x["w"], y["w"])
+    threshold = load_config([], ["tracker.name=botsort"]).tracker.params["track_thresh"]
+    assert min(lean.scores) >= threshold
+    assert min(full.scores) < threshold and len(lean.scores) < len(full.scores)

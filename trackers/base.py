@@ -44,6 +44,8 @@ class TrackerBase:
     """
 
     uses_embeddings: bool = False  # motion-only; an appearance tracker wants an embedding per detection
+    # detections scoring below this are never compared by appearance: the pipeline need not embed them
+    min_embedding_score: float = 0.0
 
     def __init__(self, frame_rate: float):
         self.frame_rate = check_frame_rate(frame_rate)

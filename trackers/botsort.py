@@ -71,6 +71,11 @@ class BotSort(ByteTracker):
         """Whether the pipeline should embed every detection for this tracker."""
         return not self.params.motion_only
 
+    @property
+    def min_embedding_score(self) -> float:
+        """BYTE's second stage matches low-score detections by IoU alone and never learns their features."""
+        return self.params.track_thresh
+
     def _step(self, boxes, scores, embeddings):
         if self.params.motion_only:
             embeddings = None
