@@ -103,6 +103,12 @@ AT = "tests/test_association.py::"
 AR = "tests/test_association_refine.py::"
 ST = "tests/test_association_stream.py::"
 GR = "tests/test_ground_refine.py::"
+CR = "tests/test_compact_reid_channels_last.py::"
+
+
+def _swapped_interleave(orig):
+    return lambda ctx, a, b: orig(ctx, b, a)
+
 
 MUTATIONS: list[Mutation] = [
     Mutation("sort.min_hits", "trackers.sort:sort_style_output", _no_min_hits,
@@ -186,6 +192,8 @@ MUTATIONS: list[Mutation] = [
     Mutation("association.none.cameras_apart", "mtmc.association.per_camera:PerCameraIds.__init__",
              _after_init(lambda self: setattr(self, "offset", 0)),
              (AS + "test_per_camera_ids_stay_apart_across_cameras",)),
+    Mutation("compact_reid.nhwc_shuffle", "reid.models.shuffle:_InterleaveChannelsLast.forward",
+             _swapped_interleave, (CR + "test_channels_last_shuffle_equals_cat_then_shuffle",)),
 ]
 
 

@@ -32,8 +32,14 @@ def compact_reid(
     triplet_on_normalized: bool = False,
     exact_stripes: bool = True,
     logit_scale: float = 1.0,
+    train_channels_last: bool = False,
 ) -> HarmoniousNet:
-    """Build a Compact-ReID network; the defaults are the 1× model (2,912,216 params + 2 GeM exponents)."""
+    """Build a Compact-ReID network; the defaults are the 1× model (2,912,216 params + 2 GeM exponents).
+
+    ``train_channels_last`` trains the global branch in NHWC: ~1.3x faster steps on CPU, the same
+    arithmetic, but float32 rounding then differs from the NCHW path by ~1e-3 in the loss of an
+    untrained model (its ~75 BatchNorms amplify the convolutions' different summation order).
+    """
     ins = (stem_channels, *channels[:-1])
     if gem_per_channel:
         # Each branch pools a different map: global has C3 channels, local pools each region's C3 channels.
@@ -54,6 +60,7 @@ def compact_reid(
         triplet_on_normalized=triplet_on_normalized,
         exact_stripes=exact_stripes,
         logit_scale=logit_scale,
+        train_channels_last=train_channels_last,
     )
 
 

@@ -20,11 +20,39 @@ def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
-def concat_shuffle(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+class _InterleaveChannelsLast(torch.autograd.Function):
+    """:func:`concat_shuffle` of channels-last tensors, forward and backward one dense pass each.
+
+    In NHWC memory the shuffled map is, per pixel, the channel pairs ``(a_i, b_i)``: the memory layout of
+    the complex numbers ``a + ib``. ``torch.stack`` on the last axis (and slicing its gradient) walks that
+    size-2 axis element by element and leaves strided gradients that make the ops before it slow.
+    """
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        pairs = torch.view_as_real(torch.complex(a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)))
+        n, h, w, c, _ = pairs.shape
+        return pairs.view(n, h, w, 2 * c).permute(0, 3, 1, 2)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        nhwc = grad.contiguous(memory_format=torch.channels_last).permute(0, 2, 3, 1)
+        n, h, w, c2 = nhwc.shape
+        pairs = torch.view_as_complex(nhwc.view(n, h, w, c2 // 2, 2))
+        return pairs.real.contiguous().permute(0, 3, 1, 2), pairs.imag.contiguous().permute(0, 3, 1, 2)
+
+
+def concat_shuffle(a: torch.Tensor, b: torch.Tensor, nhwc: bool = False) -> torch.Tensor:
     """``channel_shuffle(torch.cat([a, b], dim=1), 2)`` with one copy instead of two (cat, then shuffle).
 
     Interleaving two equal halves is stacking them on a new axis right after the channel axis.
+    ``nhwc=True`` (the units pass ``self.training``: Compact-ReID trains channels-last) uses the NHWC
+    kernel when ``b`` is channels-last; same values either way. It is a Python flag, not a test on the
+    tensor, so that torch.fx can still trace the eval model (``optimize_for_inference``).
     """
+    if nhwc and b.dim() == 4 and b.is_contiguous(memory_format=torch.channels_last) and b.shape[1] > 1:
+        if a.dtype == b.dtype and b.dtype in (torch.float32, torch.float64):
+            return _InterleaveChannelsLast.apply(a, b)
     return torch.stack([a, b], dim=2).flatten(1, 2)
 
 
@@ -58,7 +86,7 @@ class ShuffleA(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x1, x2 = x.chunk(2, dim=1)
-        return concat_shuffle(x1, self.branch2(x2))
+        return concat_shuffle(x1, self.branch2(x2), nhwc=self.training)
 
 
 class ShuffleB(nn.Module):
@@ -78,7 +106,7 @@ class ShuffleB(nn.Module):
         self.branch2 = _main_branch(c_in, h, stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return concat_shuffle(self.branch1(x), self.branch2(x))
+        return concat_shuffle(self.branch1(x), self.branch2(x), nhwc=self.training)
 
 
 class ShuffleStage(nn.Sequential):
