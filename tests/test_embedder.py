@@ -202,6 +202,27 @@ def test_foreign_osnet_onnx_ranks_tud_crops():
     assert cmc[0] >= 0.6 and mean_ap >= 0.5  # measured 0.800 / 0.722; chance level is ~0.1
 
 
+def test_reid_eval_runs_an_onnx_export_on_an_evaluation_only_folder(tmp_path):
+    """`mtmc reid eval` on a Market folder without bounding_box_train, weights given as the ONNX export:
+    the same mAP as onnxruntime's embeddings (L2-normalised, Euclidean)."""
+    import json
+
+    from eval.reid_metrics import rank_and_map
+    from mtmc.cli.main import main
+
+    weights = shared_path("weights", "osnet_x0_25_msmt17", "osnet_x0_25_msmt17.onnx")
+    root = shared_path("data", "reid_tud_market_format")
+    out = tmp_path / "eval.json"
+    assert main(["reid", "eval", "--model", "osnet_x0_25", "--weights", str(weights), "--data", str(root),
+                 "--workers", "0", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    emb = build_embedder(ReidConfig(model="osnet_x0_25", weights=str(weights), batch_size=64))
+    (q_imgs, q_pids, q_cams), (g_imgs, g_pids, g_cams) = (_market_split(root, s) for s in ("query", "bounding_box_test"))
+    qf, gf = (f / np.linalg.norm(f, axis=1, keepdims=True) for f in (emb.embed_crops(q_imgs), emb.embed_crops(g_imgs)))
+    cmc, mean_ap, _ = rank_and_map(((qf[:, None] - gf[None]) ** 2).sum(-1), q_pids, g_pids, q_cams, g_cams)
+    assert got["mAP"] == pytest.approx(100 * mean_ap, abs=0.5) and got["rank1"] == pytest.approx(100 * cmc[0], abs=3)
+
+
 def test_bench_smoke():
     """The bench machinery end to end on the smallest model (timings themselves are not asserted)."""
     from reid.bench import markdown_report, run_bench

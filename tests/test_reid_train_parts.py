@@ -45,6 +45,17 @@ def test_market_errors(tmp_path):
         load_dataset(root)
 
 
+def test_an_evaluation_only_market_folder_loads_for_evaluation_only(tmp_path):
+    import shutil
+
+    root = make_market(tmp_path / "m")
+    shutil.rmtree(root / "bounding_box_train")
+    data = load_dataset(root, require_train=False)  # auto-detected as Market: query + bounding_box_test
+    assert data.has_eval and not data.train and len(data.query) and len(data.gallery)
+    with pytest.raises(DataError, match="bounding_box_train: missing dataset folder"):
+        load_dataset(root)  # training needs its identities
+
+
 def test_msmt17_lists(tmp_path):
     src = make_market(tmp_path / "m")
     root = tmp_path / "msmt"

@@ -8,7 +8,7 @@ import argparse
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser("eval", help="evaluate ReID weights on a dataset (rank-1/5/10, mAP)")
     parser.add_argument("--model", required=True, help="model name from the ReID registry")
-    parser.add_argument("--weights", required=True, help="state dict or training checkpoint (.pth)")
+    parser.add_argument("--weights", required=True, help="weights file, training checkpoint, or an ONNX export of the same architecture")
     parser.add_argument("--data", required=True, help="dataset root (Market/Duke/MSMT17/folder layout)")
     parser.add_argument("--format", default="auto", choices=["auto", "market", "duke", "msmt17", "folder"])
     parser.add_argument("--distance", default="euclidean", choices=["euclidean", "sqeuclidean", "cosine"])
@@ -29,14 +29,19 @@ def run(args: argparse.Namespace) -> int:
     from reid.data import build_transforms, load_dataset
     from reid.distributed import pick_device
     from reid.evaluate import evaluate_model, save_ranked_picture
-    from reid.weights import load_weights
+    from reid.weights import build_from_weights
 
     info = registry.model_info(args.model)
-    data = load_dataset(args.data, args.format)
+    data = load_dataset(args.data, args.format, require_train=False)
     if not data.has_eval:
         raise DataError("the dataset has no query/gallery split to evaluate", path=data.root)
-    model = registry.build_model(args.model, num_classes=0)
-    load_weights(model, args.weights, arch=args.model)
+    if str(args.weights).lower().endswith(".onnx"):  # an export of this architecture: exact in eval mode
+        from reid.onnx_import import import_onnx_weights
+
+        model = registry.build_model(args.model, num_classes=0)
+        import_onnx_weights(model, args.weights, info.input_size)
+    else:
+        model, _ = build_from_weights(args.weights, arch=args.model)  # a searched genotype rebuilds from its file
     device = pick_device(args.device)
     model.to(device).eval()
     tf = build_transforms(info.input_size, info.mean, info.std, info.rgb, train=False)

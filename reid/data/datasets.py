@@ -103,10 +103,13 @@ def read_market_folder(folder: Path, keep_distractors: bool) -> list[Record]:
     return records
 
 
-def load_market(root: Path) -> ReidData:
-    """Market-1501 layout (also DukeMTMC-reID and ``mtmc synth`` crops)."""
+def load_market(root: Path, require_train: bool = True) -> ReidData:
+    """Market-1501 layout (also DukeMTMC-reID and ``mtmc synth`` crops); an evaluation-only copy
+    (``query`` + ``bounding_box_test``) loads with ``require_train=False``."""
     train_dir, query_dir, gallery_dir = root / "bounding_box_train", root / "query", root / "bounding_box_test"
-    train = _require(read_market_folder(train_dir, keep_distractors=False), train_dir, "training")
+    train = []
+    if require_train or train_dir.is_dir():
+        train = _require(read_market_folder(train_dir, keep_distractors=False), train_dir, "training")
     query = read_market_folder(query_dir, keep_distractors=False) if query_dir.is_dir() else []
     gallery = read_market_folder(gallery_dir, keep_distractors=True) if gallery_dir.is_dir() else []
     if query_dir.is_dir() or gallery_dir.is_dir():
@@ -198,21 +201,23 @@ def load_folder(root: Path) -> ReidData:
 
 
 def detect_format(root: Path) -> str:
-    if (root / "bounding_box_train").is_dir():
+    if (root / "bounding_box_train").is_dir() or ((root / "query").is_dir() and (root / "bounding_box_test").is_dir()):
         return "market"
     if (root / "list_train.txt").is_file():
         return "msmt17"
     return "folder"
 
 
-def load_dataset(root: str | Path, fmt: DatasetFormat = "auto") -> ReidData:
-    """Load the ReID dataset at ``root`` (format detected from its layout when ``fmt="auto"``)."""
+def load_dataset(root: str | Path, fmt: DatasetFormat = "auto", require_train: bool = True) -> ReidData:
+    """Load the ReID dataset at ``root`` (format detected from its layout when ``fmt="auto"``).
+
+    ``require_train=False`` (evaluation) accepts a Market-layout folder without ``bounding_box_train``."""
     root = Path(root).expanduser()
     if not root.is_dir():
         raise DataError("dataset folder not found", path=root)
     fmt = detect_format(root) if fmt == "auto" else fmt
     if fmt in ("market", "duke"):
-        return load_market(root)
+        return load_market(root, require_train)
     if fmt == "msmt17":
         return load_msmt17(root)
     if fmt == "folder":
