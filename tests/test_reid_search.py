@@ -26,6 +26,7 @@ from reid.search import (
     Searcher,
     SearchRecipe,
     TopKSupernet,
+    build_supernet,
     derive_edges,
     search,
     space_candidates,
@@ -170,6 +171,17 @@ def test_splits():
     train, val = split_train_val(recs, "cdnet", k=4)
     assert [sum(r.pid == p for r in val) for p in range(5)] == [4] * 5  # n mod 4 moved, topped up to 4
     assert [sum(r.pid == p for r in train) for p in range(5)] == [8, 4, 4, 4, 4]
+
+
+SEARCH_RECIPES = sorted((REPO / "configs" / "reid").glob("search_*.yaml"))
+
+
+@pytest.mark.parametrize("path", SEARCH_RECIPES, ids=lambda p: p.name)
+def test_search_recipes_load_and_build(path):
+    """Every shipped search recipe parses (unknown keys fail) and builds its supernet."""
+    r = load_config([path], ["data.root=/elsewhere"], cls=SearchRecipe)
+    assert r.data.root == "/elsewhere"
+    assert isinstance(build_supernet(r, num_classes=4), TopKSupernet | DartsSupernet)
 
 
 # ----------------------------------------------------------------------------------------------
