@@ -58,7 +58,7 @@ def student_embedding(outputs) -> torch.Tensor:
 
 def build_teacher(cfg: DistillSection, device: torch.device, batch_size: int):
     """The teacher embedder ``cfg`` names; a missing file or unknown name is one ConfigError line."""
-    from reid.embedder import OnnxEmbedder, _providers, onnx_embedder, torch_embedder
+    from reid.embedder import OnnxEmbedder, onnx_embedder, onnx_providers, torch_embedder
 
     expected = f"expected an .onnx file or a reid.registry model name ({', '.join(model_names())})"
     threads = torch.get_num_threads()  # onnxruntime would take every core otherwise
@@ -66,7 +66,7 @@ def build_teacher(cfg: DistillSection, device: torch.device, batch_size: int):
         path = Path(cfg.teacher)
         if not path.is_file():
             raise ConfigError(f"{KEY}.teacher: file not found; {expected}", path=path)
-        return OnnxEmbedder(path, batch_size=batch_size, threads=threads, providers=_providers(str(device)))
+        return OnnxEmbedder(path, batch_size=batch_size, threads=threads, providers=onnx_providers(str(device)))
     if cfg.teacher not in model_names():
         raise ConfigError(f"{KEY}.teacher: unknown model {cfg.teacher!r}; {expected}")
     if not cfg.weights:

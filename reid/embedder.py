@@ -279,7 +279,7 @@ def onnx_embedder(cfg) -> OnnxEmbedder:
     else:  # foreign: the config says (input_size may come from a static input shape instead)
         size = tuple(cfg.input_size) if cfg.input_size is not None else None
         sizes = {"input_size": size, "rgb": cfg.rgb, "mean": tuple(cfg.mean), "std": tuple(cfg.std)}
-    providers = _providers(cfg.device)
+    providers = onnx_providers(cfg.device)
     return OnnxEmbedder(weights, batch_size=cfg.batch_size, flip=cfg.flip, providers=providers, **sizes)
 
 
@@ -310,7 +310,7 @@ def torch_embedder(cfg) -> TorchEmbedder:
     return TorchEmbedder(model, None, cfg.device, cfg.batch_size, cfg.flip, cfg.half, info=info)
 
 
-def _providers(device: str) -> list[str]:
+def onnx_providers(device: str) -> list[str]:
     """onnxruntime providers for ``reid.device``: CUDA first when asked for and available."""
     import onnxruntime as ort
 
