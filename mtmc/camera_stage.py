@@ -92,10 +92,8 @@ class CameraStage:
             return out
         todo = [i for i, mask in enumerate(wanted)
                 if mask is not None and np.any(mask) and self._can_embed(images[i])]
-        embedded = self._embed([images[i] for i in todo], [tracks[i][wanted[i]] for i in todo])
-        for i, rows in zip(todo, embedded):
-            emb = np.full((len(tracks[i]), self.embedder.dim), np.nan, dtype=np.float32)
-            emb[wanted[i]] = rows
+        for i, emb in zip(todo, self._embed_rows([images[i] for i in todo], [tracks[i] for i in todo],
+                                                 [wanted[i] for i in todo])):
             out[i] = emb
         return out
 
@@ -125,23 +123,28 @@ class CameraStage:
         todo = [i for i, dets in enumerate(detections)
                 if dets is not None and self.trackers[i].uses_embeddings and self._can_embed(images[i])]
         wanted = [detections[i]["score"] >= self.trackers[i].min_embedding_score for i in todo]
-        embedded = self._embed([images[i] for i in todo], [detections[i][w] for i, w in zip(todo, wanted)])
-        for i, w, rows in zip(todo, wanted, embedded):
-            out[i] = np.full((len(w), self.embedder.dim), np.nan, dtype=np.float32)
-            out[i][w] = rows
+        for i, emb in zip(todo, self._embed_rows([images[i] for i in todo], [detections[i] for i in todo], wanted)):
+            out[i] = emb
         return out
 
     def _can_embed(self, image: np.ndarray | None) -> bool:
         return self.embedder is not None and (image is not None or not self.embedder.needs_pixels)
 
-    def _embed(self, images: list[np.ndarray | None], boxes: list[np.ndarray]) -> list[np.ndarray]:
+    def _embed_rows(self, images: list[np.ndarray | None], boxes: list[np.ndarray],
+                    masks: list[np.ndarray]) -> list[np.ndarray]:
+        """Per image: an embedding row per box, the ``masks``' rows embedded (one embedder call), NaN others."""
         if not boxes:
             return []
         t0 = time.perf_counter()
-        emb = self.embedder.embed_many(images, boxes)
+        rows = self.embedder.embed_many(images, [b[m] for b, m in zip(boxes, masks)])
         self.seconds["reid"] += time.perf_counter() - t0
-        self.embedded_crops += sum(len(b) for b in boxes)
-        return emb
+        self.embedded_crops += sum(int(np.count_nonzero(m)) for m in masks)
+        out = []
+        for b, m, r in zip(boxes, masks, rows):
+            emb = np.full((len(b), self.embedder.dim), np.nan, dtype=np.float32)
+            emb[m] = r
+            out.append(emb)
+        return out
 
     def _locate_on_ground(self, index: int, tracks: np.ndarray) -> None:
         camera = self.calibration[index]
