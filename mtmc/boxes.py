@@ -81,6 +81,11 @@ def foot_points(boxes: np.ndarray) -> np.ndarray:
     return np.stack([boxes["x"] + boxes["w"] / 2.0, boxes["y"] + boxes["h"]], axis=1).reshape(-1, 2)
 
 
+def own_ground_points(boxes: np.ndarray) -> np.ndarray:
+    """(N, 2) ground points (gx, gy) of the boxes, as float64."""
+    return np.stack([boxes["gx"], boxes["gy"]], axis=1).astype(np.float64).reshape(-1, 2)
+
+
 def concat(parts: list[np.ndarray]) -> np.ndarray:
     """Concatenate box arrays (an empty list gives an empty array)."""
     return np.concatenate(parts) if parts else make_boxes(0)

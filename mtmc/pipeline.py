@@ -161,6 +161,7 @@ class Pipeline:
         for cam, log in enumerate(logs):  # one camera at a time: only one camera's copies exist at once
             boxes = log.take()
             if not online:
+                boxes["gx"], boxes["gy"] = self.associator.relocate(cam, boxes).T
                 boxes["id"] = self.associator.relabel(cam, boxes)
             if (boxes["id"] < 0).any():  # an associator may reject boxes (id -1)
                 boxes = boxes[boxes["id"] >= 0]

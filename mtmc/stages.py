@@ -115,3 +115,8 @@ class Associator(Protocol):
     def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
         """Final global ids for boxes of ``camera`` carrying tracker (local) ids."""
         ...
+
+    def relocate(self, camera: int, boxes: np.ndarray) -> np.ndarray:
+        """(N, 2) final ground points of boxes of ``camera`` carrying tracker ids (offline; the boxes' own
+        ``gx, gy`` where the associator has nothing better, e.g. a smoothed multi-view trajectory)."""
+        ...

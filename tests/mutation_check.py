@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from mtmc.boxes import own_ground_points
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -103,6 +105,8 @@ AT = "tests/test_association.py::"
 AR = "tests/test_association_refine.py::"
 ST = "tests/test_association_stream.py::"
 GR = "tests/test_ground_refine.py::"
+GS = "tests/test_ground_smooth.py::"
+GT = "tests/test_ground_tracking.py::"
 CR = "tests/test_compact_reid_channels_last.py::"
 
 
@@ -189,6 +193,15 @@ MUTATIONS: list[Mutation] = [
              lambda orig: lambda pieces, fps, p: np.arange(1, len(pieces) + 1),
              (GR + "test_a_swap_at_a_crossing_is_undone_by_motion_continuity",
               GR + "test_a_fragment_after_a_miss_is_stitched_and_a_stranger_is_not")),
+    Mutation("association.ground.smooth_backward", "mtmc.association.ground_smooth:backward_pass",
+             lambda orig: lambda filt_x, filt_P, pred_x, pred_P, F: (filt_x, filt_P),
+             (GS + "test_the_smoother_beats_the_filter_and_bridges_a_step_without_points",)),
+    Mutation("association.ground.reassign", "mtmc.association.ground_smooth:reassign",
+             lambda orig: lambda log, labels, *args, **kw: labels.copy(),
+             (GS + "test_points_given_to_a_neighbour_are_taken_back",)),
+    Mutation("association.ground.relocate", "mtmc.association.ground:GroundTracker.relocate",
+             lambda orig: lambda self, camera, boxes: own_ground_points(boxes),
+             (GT + "test_offline_smoothing_moves_the_boxes_closer_to_the_truth",)),
     Mutation("association.none.cameras_apart", "mtmc.association.per_camera:PerCameraIds.__init__",
              _after_init(lambda self: setattr(self, "offset", 0)),
              (AS + "test_per_camera_ids_stay_apart_across_cameras",)),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from mtmc.association.ground import GroundParams, GroundTracker
+from mtmc.association.ground_refine import GroundRefineParams
 from mtmc.boxes import make_boxes
 from mtmc.calibration import Camera, look_at
 from mtmc.config import load_config
@@ -72,3 +73,36 @@ def test_config_selects_and_validates_the_ground_association():
     assert cfg.association.params["min_views"] == 3
     with pytest.raises(ConfigError, match="gate"):
         load_config([], ["association.name=ground", "association.params.gate=0"])
+
+
+def _offline_positions(smooth: bool) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Mean distance to the truth of the online fused points and of the offline ``relocate`` points."""
+    assoc = GroundTracker(GroundParams(refine=GroundRefineParams(enabled=True, smooth=smooth)), scene=scene())
+    rng = np.random.default_rng(1)
+    kept = []
+    for frame in range(1, 15):
+        tracks = camera_tracks(frame, rng)
+        for boxes in tracks:  # noisier points than the test above
+            boxes["gx"] += rng.normal(0, 0.25, len(boxes))
+            boxes["gy"] += rng.normal(0, 0.25, len(boxes))
+        out = assoc.update(frame, tracks, [None] * len(tracks))
+        for cam, (local, fused) in enumerate(zip(tracks, out)):
+            local = local.copy()
+            local["gx"], local["gy"] = fused["gx"], fused["gy"]  # what the pipeline keeps
+            kept.append((cam, local))
+    assoc.finalize()
+    online, offline = [], []
+    for cam, local in kept:
+        final = assoc.relocate(cam, local)
+        for k in range(len(local)):
+            truth = positions(int(local["frame"][k]))[int(local["id"][k]) // 10]
+            online.append(np.linalg.norm([local["gx"][k], local["gy"][k]] - truth))
+            offline.append(np.linalg.norm(final[k] - truth))
+    return float(np.mean(online)), float(np.mean(offline)), np.array(online), np.array(offline)
+
+
+def test_offline_smoothing_moves_the_boxes_closer_to_the_truth():
+    online, offline, _, _ = _offline_positions(smooth=True)
+    assert offline < 0.85 * online
+    _, _, a, b = _offline_positions(smooth=False)
+    np.testing.assert_allclose(a, b)  # without smoothing the boxes keep the online fused points

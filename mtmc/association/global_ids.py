@@ -29,7 +29,7 @@ from mtmc.association.refine import recluster
 from mtmc.association.scheduling import CropScheduler
 from mtmc.association.stream import FRESH_ID_BASE, IdStream
 from mtmc.association.window import WindowRefiner
-from mtmc.boxes import make_boxes
+from mtmc.boxes import make_boxes, own_ground_points
 
 
 @ASSOCIATORS.register("global", params=GlobalParams)
@@ -165,6 +165,10 @@ class GlobalAssociator:
             self.store.set_partition(recluster(self.store, self.tracklets.values(), r.threshold,
                                                self.store.overlap_frames, transform=self.centering.apply,
                                                max_overlap=r.max_overlap))
+
+    def relocate(self, camera: int, boxes: np.ndarray) -> np.ndarray:
+        """The boxes' own ground points (the fusion already placed them online)."""
+        return own_ground_points(boxes)
 
     def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
         """Final global ids for a camera's boxes that carry tracker (local) ids (a whole, offline run).

@@ -23,7 +23,10 @@ A camera box without a ground point (feet cut off) follows its tracklet's last g
 box's ground point is replaced by its track's fused position (so ``global.txt`` holds it).
 Boxes never on a confirmed track get id -1 from :meth:`relabel` (the pipeline drops them).
 No ReID: identities come from geometry and motion only.  Offline, ``refine`` (:mod:`ground_refine`)
-cuts the tracks where they were ambiguous and re-links the pieces by motion before :meth:`relabel`.
+cuts the tracks where they were ambiguous and re-links the pieces by motion before :meth:`relabel`;
+then (``refine.smooth``, :mod:`ground_smooth`) every trajectory is smoothed over the whole run, the
+points are matched to the smoothed trajectories again, and :meth:`relocate` gives the boxes the smoothed
+positions.
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ import numpy as np
 from mtmc.association import ASSOCIATORS
 from mtmc.association.ground_fusion import constant_velocity, fuse, kalman_update, ray_covariances
 from mtmc.association.ground_refine import GroundRefineParams, PieceLabels
-from mtmc.boxes import make_boxes
+from mtmc.association.ground_smooth import PointLog, Trajectory, reassign, smoothed_position, trajectories
+from mtmc.boxes import make_boxes, own_ground_points
 from mtmc.errors import ConfigError
 from trackers.matching import linear_assignment
 
@@ -113,6 +117,11 @@ class GroundTracker:
         self.lost: list[GroundTrack] = []  # confirmed tracks that ended recently (their id may continue)
         self.history: dict[int, list[tuple[int, np.ndarray]]] = {}  # uid -> (frame, x) after each update
         self.pieces: PieceLabels | None = None  # the offline re-linked labels (``refine.enabled``)
+        # offline smoothing (``refine.smooth``): every located point of the run, and the final result
+        self.keep_points = params.refine.enabled and params.refine.smooth
+        self.located: list[tuple[int, int, list[int], np.ndarray, np.ndarray]] = []  # frame, camera, ids, pts, covs
+        self.point_label: dict[tuple[int, int, int], int] = {}  # (camera, frame, local id) -> final label
+        self.smoothed: dict[int, Trajectory] = {}  # final label -> smoothed trajectory
 
     # -- the Associator protocol ------------------------------------------------------------------
 
@@ -133,14 +142,54 @@ class GroundTracker:
                 x = np.array([s[1] for s in steps])
                 history[uid] = (np.array([s[0] for s in steps], dtype=np.int64), x[:, :2], x[:, 2:])
         self.pieces = PieceLabels(history, self.fps, self.p.refine)
+        if self.keep_points and self.located:
+            self._smooth()
+
+    def _smooth(self) -> None:
+        """Smooth the re-linked trajectories, match the points to them again, smooth once more."""
+        cams = np.concatenate([np.full(len(ids), cam) for _, cam, ids, _, _ in self.located]).astype(np.int64)
+        log = PointLog(
+            frame=np.concatenate([np.full(len(ids), f) for f, _, ids, _, _ in self.located]).astype(np.int64),
+            camera=cams, local_id=np.concatenate([np.asarray(ids, np.int64) for _, _, ids, _, _ in self.located]),
+            xy=np.concatenate([pts for *_, pts, _ in self.located]).reshape(-1, 2),
+            cov=np.concatenate([covs for *_, covs in self.located]).reshape(-1, 2, 2))
+        labels = np.array([self._label(c, f, lid) for c, f, lid in zip(log.camera.tolist(), log.frame.tolist(),
+                                                                       log.local_id.tolist())], dtype=np.int64)
+        traj = trajectories(log, labels, self.F, self.Q, self.p.init_speed)
+        for _ in range(self.p.refine.reassign_passes):
+            labels = reassign(log, labels, traj, self.p.gate, self.p.max_distance)
+            traj = trajectories(log, labels, self.F, self.Q, self.p.init_speed)
+        self.smoothed = traj
+        self.point_label = dict(zip(zip(log.camera.tolist(), log.frame.tolist(), log.local_id.tolist()),
+                                    labels.tolist()))
+        self.located = []
+
+    def _label(self, camera: int, frame: int, lid: int) -> int:
+        """The confirmed ground track (or re-linked piece) a box was on; -1 for none."""
+        uid = self.assigned.get((camera, frame, lid))
+        if uid is None or uid not in self.final_id:
+            return -1
+        return self.final_id[uid] if self.pieces is None else self.pieces.label(uid, frame)
 
     def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
-        """Final ids: the confirmed ground track (or re-linked piece) each box was on, -1 for the rest."""
+        """Final ids: the confirmed ground track (or re-linked piece, or smoothed trajectory) each box was on,
+        -1 for the rest."""
         out = np.full(len(boxes), -1, dtype=np.int64)
         for i, (lid, frame) in enumerate(zip(boxes["id"].tolist(), boxes["frame"].tolist())):
-            uid = self.assigned.get((camera, frame, lid))
-            if uid is not None and uid in self.final_id:
-                out[i] = self.final_id[uid] if self.pieces is None else self.pieces.label(uid, frame)
+            label = self.point_label.get((camera, frame, lid))
+            out[i] = self._label(camera, frame, lid) if label is None else label
+        return out
+
+    def relocate(self, camera: int, boxes: np.ndarray) -> np.ndarray:
+        """(N, 2) final ground points: the smoothed trajectory's position where the box has one, else its own."""
+        out = own_ground_points(boxes)
+        if not self.smoothed:
+            return out
+        ids = self.relabel(camera, boxes)
+        for i, (label, frame) in enumerate(zip(ids.tolist(), boxes["frame"].tolist())):
+            pos = smoothed_position(self.smoothed, label, frame)
+            if pos is not None:
+                out[i] = pos
         return out
 
     def update(self, frame: int, tracks: list[np.ndarray], embeddings: list) -> list[np.ndarray]:
@@ -161,6 +210,8 @@ class GroundTracker:
                     self.step_keys[(cam, frame, lids[i])] = None
             idx = np.flatnonzero(ok)
             views.append((cam, [lids[i] for i in idx], pts[idx], self._point_covariances(cam, pts[idx])))
+        if self.keep_points:
+            self.located.extend((frame, *v) for v in views if len(v[1]))
         prior = [(t.x[:2].copy(), t.P[:2, :2].copy()) for t in self.tracks]
         matches = {v[0]: self._match(*v, self.tracks, prior) for v in views}
         for _ in range(self.p.refine_passes):

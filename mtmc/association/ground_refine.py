@@ -34,6 +34,8 @@ class GroundRefineParams:
     link_growth: float = 1.0  # ...plus this much per second of gap
     fit_points: int = 4  # positions at each end of a piece fitted for its velocity (>= 3 points)
     keep_bonus: float = 0.3  # cost credit (in units of the allowed error) for the online continuation
+    smooth: bool = True  # then smooth each re-linked trajectory (RTS) and give the boxes its positions...
+    reassign_passes: int = 1  # ...after matching every camera's points to the smoothed trajectories again
 
     def validate(self, key_path: str = "") -> None:
         p = f"{key_path}." if key_path else ""
@@ -42,6 +44,8 @@ class GroundRefineParams:
                 raise ConfigError(f"{p}{name}: expected a positive number, got {getattr(self, name)}")
         if self.link_growth < 0 or self.keep_bonus < 0:
             raise ConfigError(f"{p}link_growth/keep_bonus: expected non-negative numbers")
+        if self.reassign_passes < 0:
+            raise ConfigError(f"{p}reassign_passes: expected an integer >= 0, got {self.reassign_passes}")
         if self.fit_points < 2:
             raise ConfigError(f"{p}fit_points: expected an integer >= 2, got {self.fit_points}")
 

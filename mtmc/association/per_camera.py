@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mtmc.association import ASSOCIATORS
-from mtmc.boxes import make_boxes
+from mtmc.boxes import make_boxes, own_ground_points
 
 CAMERA_ID_STRIDE = 100_000  # camera c's local id i becomes c * stride + i in multi-camera scenes
 
@@ -45,3 +45,7 @@ class PerCameraIds:
     def relabel(self, camera: int, boxes: np.ndarray) -> np.ndarray:
         """Final global ids for a camera's boxes carrying tracker (local) ids."""
         return self.relabel_ids(camera, boxes)
+
+    def relocate(self, camera: int, boxes: np.ndarray) -> np.ndarray:
+        """The boxes' own ground points (nothing to refine)."""
+        return own_ground_points(boxes)
