@@ -38,7 +38,7 @@ import numpy as np
 from mtmc.association import ASSOCIATORS
 from mtmc.association.ground_fusion import constant_velocity, fuse, kalman_update, ray_covariances
 from mtmc.association.ground_refine import GroundRefineParams, PieceLabels
-from mtmc.association.ground_smooth import PointLog, Trajectory, reassign, smoothed_position, trajectories
+from mtmc.association.ground_smooth import PointLog, Trajectory, smooth_and_reassign, smoothed_position
 from mtmc.boxes import make_boxes, own_ground_points
 from mtmc.errors import ConfigError
 from trackers.matching import linear_assignment
@@ -147,21 +147,12 @@ class GroundTracker:
 
     def _smooth(self) -> None:
         """Smooth the re-linked trajectories, match the points to them again, smooth once more."""
-        cams = np.concatenate([np.full(len(ids), cam) for _, cam, ids, _, _ in self.located]).astype(np.int64)
-        log = PointLog(
-            frame=np.concatenate([np.full(len(ids), f) for f, _, ids, _, _ in self.located]).astype(np.int64),
-            camera=cams, local_id=np.concatenate([np.asarray(ids, np.int64) for _, _, ids, _, _ in self.located]),
-            xy=np.concatenate([pts for *_, pts, _ in self.located]).reshape(-1, 2),
-            cov=np.concatenate([covs for *_, covs in self.located]).reshape(-1, 2, 2))
-        labels = np.array([self._label(c, f, lid) for c, f, lid in zip(log.camera.tolist(), log.frame.tolist(),
-                                                                       log.local_id.tolist())], dtype=np.int64)
-        traj = trajectories(log, labels, self.F, self.Q, self.p.init_speed)
-        for _ in range(self.p.refine.reassign_passes):
-            labels = reassign(log, labels, traj, self.p.gate, self.p.max_distance)
-            traj = trajectories(log, labels, self.F, self.Q, self.p.init_speed)
-        self.smoothed = traj
-        self.point_label = dict(zip(zip(log.camera.tolist(), log.frame.tolist(), log.local_id.tolist()),
-                                    labels.tolist()))
+        log = PointLog.from_steps(self.located)
+        keys = log.keys()
+        labels = np.array([self._label(*key) for key in keys], dtype=np.int64)
+        labels, self.smoothed = smooth_and_reassign(log, labels, self.F, self.Q, self.p.init_speed, self.p.gate,
+                                                    self.p.max_distance, self.p.refine.reassign_passes)
+        self.point_label = dict(zip(keys, labels.tolist()))
         self.located = []
 
     def _label(self, camera: int, frame: int, lid: int) -> int:

@@ -29,6 +29,20 @@ class PointLog:
     xy: np.ndarray  # (N, 2) ground point (m)
     cov: np.ndarray  # (N, 2, 2) its covariance
 
+    @classmethod
+    def from_steps(cls, steps: list[tuple[int, int, list[int], np.ndarray, np.ndarray]]) -> PointLog:
+        """Rows from per-step, per-camera (frame, camera, local ids, points (n, 2), covariances (n, 2, 2))."""
+        sizes = [len(ids) for _, _, ids, _, _ in steps]
+        return cls(np.repeat([f for f, *_ in steps], sizes).astype(np.int64),
+                   np.repeat([c for _, c, *_ in steps], sizes).astype(np.int64),
+                   np.concatenate([np.asarray(ids, np.int64) for _, _, ids, _, _ in steps]),
+                   np.concatenate([pts for *_, pts, _ in steps]).reshape(-1, 2),
+                   np.concatenate([covs for *_, covs in steps]).reshape(-1, 2, 2))
+
+    def keys(self) -> list[tuple[int, int, int]]:
+        """(camera, frame, local id) of every row."""
+        return list(zip(self.camera.tolist(), self.frame.tolist(), self.local_id.tolist()))
+
 
 @dataclass
 class Trajectory:
@@ -127,6 +141,16 @@ def reassign(log: PointLog, labels: np.ndarray, traj: dict[int, Trajectory], gat
             elif out[r] in given:
                 out[r] = -1
     return out
+
+
+def smooth_and_reassign(log: PointLog, labels: np.ndarray, F: np.ndarray, Q: np.ndarray, init_speed: float,
+                        gate: float, max_distance: float, passes: int) -> tuple[np.ndarray, dict[int, Trajectory]]:
+    """Labels after ``passes`` rounds of smoothing and re-assignment, and the final smoothed trajectories."""
+    traj = trajectories(log, labels, F, Q, init_speed)
+    for _ in range(passes):
+        labels = reassign(log, labels, traj, gate, max_distance)
+        traj = trajectories(log, labels, F, Q, init_speed)
+    return labels, traj
 
 
 def smoothed_position(traj: dict[int, Trajectory], label: int, frame: int) -> np.ndarray | None:
