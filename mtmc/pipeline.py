@@ -161,8 +161,9 @@ class Pipeline:
         for cam, log in enumerate(logs):  # one camera at a time: only one camera's copies exist at once
             boxes = log.take()
             if not online:
-                boxes["gx"], boxes["gy"] = self.associator.relocate(cam, boxes).T
-                boxes["id"] = self.associator.relabel(cam, boxes)
+                ids = self.associator.relabel(cam, boxes)
+                boxes["gx"], boxes["gy"] = self.associator.relocate(cam, boxes, ids).T
+                boxes["id"] = ids
             if (boxes["id"] < 0).any():  # an associator may reject boxes (id -1)
                 boxes = boxes[boxes["id"] >= 0]
             tracks.append(interpolate_gaps(boxes, max_gap) if max_gap > 0 else boxes)

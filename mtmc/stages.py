@@ -116,7 +116,8 @@ class Associator(Protocol):
         """Final global ids for boxes of ``camera`` carrying tracker (local) ids."""
         ...
 
-    def relocate(self, camera: int, boxes: np.ndarray) -> np.ndarray:
-        """(N, 2) final ground points of boxes of ``camera`` carrying tracker ids (offline; the boxes' own
-        ``gx, gy`` where the associator has nothing better, e.g. a smoothed multi-view trajectory)."""
+    def relocate(self, camera: int, boxes: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """(N, 2) final ground points of boxes of ``camera`` carrying tracker ids, whose final ids
+        :meth:`relabel` gave as ``ids`` (offline; the boxes' own ``gx, gy`` where the associator has nothing
+        better, e.g. a smoothed multi-view trajectory)."""
         ...

@@ -200,7 +200,7 @@ MUTATIONS: list[Mutation] = [
              lambda orig: lambda log, labels, *args, **kw: labels.copy(),
              (GS + "test_points_given_to_a_neighbour_are_taken_back",)),
     Mutation("association.ground.relocate", "mtmc.association.ground:GroundTracker.relocate",
-             lambda orig: lambda self, camera, boxes: own_ground_points(boxes),
+             lambda orig: lambda self, camera, boxes, ids: own_ground_points(boxes),
              (GT + "test_offline_smoothing_moves_the_boxes_closer_to_the_truth",)),
     Mutation("association.none.cameras_apart", "mtmc.association.per_camera:PerCameraIds.__init__",
              _after_init(lambda self: setattr(self, "offset", 0)),

@@ -93,7 +93,7 @@ def _offline_positions(smooth: bool) -> tuple[float, float, np.ndarray, np.ndarr
     assoc.finalize()
     online, offline = [], []
     for cam, local in kept:
-        final = assoc.relocate(cam, local)
+        final = assoc.relocate(cam, local, assoc.relabel(cam, local))
         for k in range(len(local)):
             truth = positions(int(local["frame"][k]))[int(local["id"][k]) // 10]
             online.append(np.linalg.norm([local["gx"][k], local["gy"][k]] - truth))

@@ -166,7 +166,7 @@ class GlobalAssociator:
                                                self.store.overlap_frames, transform=self.centering.apply,
                                                max_overlap=r.max_overlap))
 
-    def relocate(self, camera: int, boxes: np.ndarray) -> np.ndarray:
+    def relocate(self, camera: int, boxes: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """The boxes' own ground points (the fusion already placed them online)."""
         return own_ground_points(boxes)
 

@@ -36,12 +36,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mtmc.association import ASSOCIATORS
-from mtmc.association.ground_fusion import constant_velocity, fuse, kalman_update, ray_covariances
+from mtmc.association.ground_fusion import (
+    constant_velocity,
+    fuse,
+    kalman_update,
+    match_points,
+    ray_covariances,
+)
 from mtmc.association.ground_refine import GroundRefineParams, PieceLabels
 from mtmc.association.ground_smooth import PointLog, Trajectory, smooth_and_reassign, smoothed_position
 from mtmc.boxes import make_boxes, own_ground_points
 from mtmc.errors import ConfigError
-from trackers.matching import linear_assignment
 
 
 @dataclass
@@ -151,7 +156,8 @@ class GroundTracker:
         keys = log.keys()
         labels = np.array([self._label(*key) for key in keys], dtype=np.int64)
         labels, self.smoothed = smooth_and_reassign(log, labels, self.F, self.Q, self.p.init_speed, self.p.gate,
-                                                    self.p.max_distance, self.p.refine.reassign_passes)
+                                                    self.p.max_distance, self.p.refine.reassign_passes,
+                                                    self.p.nll_cost)
         self.point_label = dict(zip(keys, labels.tolist()))
         self.located = []
 
@@ -171,12 +177,12 @@ class GroundTracker:
             out[i] = self._label(camera, frame, lid) if label is None else label
         return out
 
-    def relocate(self, camera: int, boxes: np.ndarray) -> np.ndarray:
-        """(N, 2) final ground points: the smoothed trajectory's position where the box has one, else its own."""
+    def relocate(self, camera: int, boxes: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """(N, 2) final ground points: the position of the box's smoothed trajectory (its final id ``ids``)
+        where it has one, else the box's own."""
         out = own_ground_points(boxes)
         if not self.smoothed:
             return out
-        ids = self.relabel(camera, boxes)
         for i, (label, frame) in enumerate(zip(ids.tolist(), boxes["frame"].tolist())):
             pos = smoothed_position(self.smoothed, label, frame)
             if pos is not None:
@@ -287,21 +293,15 @@ class GroundTracker:
         """Point index -> track, one point per track, for one camera; ``refs``: each track's (position, cov)."""
         if not tracks or len(pts) == 0:
             return {}
-        pos = np.stack([r[0] for r in refs])
-        P = np.stack([r[1] for r in refs])
-        diff = pts[None, :, :] - pos[:, None, :]  # (T, N, 2)
-        S = P[:, None] + covs[None, :]
-        d2 = np.einsum("tni,tnij,tnj->tn", diff, np.linalg.inv(S), diff)
-        euclid = np.linalg.norm(diff, axis=2)
-        valid = (d2 <= (self.p.gate if gate is None else gate)) & (euclid <= self.p.max_distance)
-        cost = d2 + np.log(np.linalg.det(S)) if self.p.nll_cost else d2.copy()
+        credit = np.zeros((len(tracks), len(pts)))
         row_of = {t.uid: k for k, t in enumerate(tracks)}
         for j, lid in enumerate(lids):
             k = row_of.get(self.last_track.get((cam, lid)))
             if k is not None:
-                cost[k, j] -= self.p.continuity_bonus
-        matches, _, _ = linear_assignment(np.where(valid, cost, 1e6))
-        return {int(c): tracks[r] for r, c in matches.tolist() if valid[r, c]}
+                credit[k, j] = self.p.continuity_bonus
+        pairs = match_points(pts, covs, np.stack([r[0] for r in refs]), np.stack([r[1] for r in refs]),
+                             self.p.gate if gate is None else gate, self.p.max_distance, self.p.nll_cost, credit)
+        return {c: tracks[r] for r, c in pairs}
 
     def _new_tracks(self, frame: int, points: list[tuple[int, int, np.ndarray, np.ndarray]]) -> None:
         """Cluster unexplained points across cameras (one per camera) into tentative tracks."""

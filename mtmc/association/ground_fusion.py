@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from trackers.matching import linear_assignment
+
 H = np.hstack([np.eye(2), np.zeros((2, 2))])  # state (x, y, vx, vy) -> position
 
 
@@ -49,3 +51,20 @@ def kalman_update(x: np.ndarray, P: np.ndarray, z: np.ndarray, R: np.ndarray) ->
     S = H @ P @ H.T + R
     K = P @ H.T @ np.linalg.inv(S)
     return x + K @ (z - H @ x), (np.eye(4) - K @ H) @ P
+
+
+def match_points(pts: np.ndarray, covs: np.ndarray, pos: np.ndarray, P: np.ndarray, gate: float,
+                 max_distance: float, nll: bool = True, credit: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """(track, point) pairs of a min-cost assignment of points (N, 2; covariances (N, 2, 2)) to tracks at
+    ``pos`` (T, 2; covariances ``P`` (T, 2, 2)).  The cost is the squared Mahalanobis distance, plus
+    log det of the innovation covariance with ``nll`` (the negative log-likelihood), minus ``credit`` (T, N);
+    pairs beyond ``gate`` (squared Mahalanobis) or ``max_distance`` (m) are never made."""
+    diff = pts[None, :, :] - pos[:, None, :]  # (T, N, 2)
+    S = P[:, None] + covs[None, :]
+    d2 = np.einsum("tni,tnij,tnj->tn", diff, np.linalg.inv(S), diff)
+    valid = (d2 <= gate) & (np.linalg.norm(diff, axis=2) <= max_distance)
+    cost = d2 + np.log(np.linalg.det(S)) if nll else d2.copy()
+    if credit is not None:
+        cost = cost - credit
+    matches, _, _ = linear_assignment(np.where(valid, cost, 1e6))
+    return [(r, c) for r, c in matches.tolist() if valid[r, c]]

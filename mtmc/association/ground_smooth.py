@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mtmc.association.ground_fusion import kalman_update
-from trackers.matching import linear_assignment
+from mtmc.association.ground_fusion import fuse, kalman_update, match_points
 
 
 @dataclass
@@ -68,9 +67,7 @@ def smooth(steps: dict[int, list[int]], log: PointLog, F: np.ndarray, Q: np.ndar
     for k in range(n):
         rows = steps.get(first + k, [])
         if x is None:  # the first step: start at the fused points, velocity unknown
-            info = np.linalg.inv(log.cov[rows]).sum(axis=0)
-            cov = np.linalg.inv(info)
-            mean = cov @ np.einsum("nij,nj->i", np.linalg.inv(log.cov[rows]), log.xy[rows])
+            mean, cov = fuse(list(log.xy[rows]), list(log.cov[rows]))
             x, P = np.array([*mean, 0.0, 0.0]), np.zeros((4, 4))
             P[:2, :2], P[2:, 2:] = cov, np.eye(2) * init_speed**2
             pred_x[k], pred_P[k] = x, P
@@ -103,10 +100,10 @@ def trajectories(log: PointLog, labels: np.ndarray, F: np.ndarray, Q: np.ndarray
     return {lab: smooth(steps, log, F, Q, init_speed) for lab, steps in by_label.items()}
 
 
-def reassign(log: PointLog, labels: np.ndarray, traj: dict[int, Trajectory], gate: float, max_distance: float
-             ) -> np.ndarray:
-    """Labels after matching each camera's points of each frame to the trajectories there (min-cost on the
-    negative log-likelihood, within ``gate`` (squared Mahalanobis) and ``max_distance`` (m)).  A point that no
+def reassign(log: PointLog, labels: np.ndarray, traj: dict[int, Trajectory], gate: float, max_distance: float,
+             nll: bool = True) -> np.ndarray:
+    """Labels after matching each camera's points of each frame to the trajectories there (the online
+    matching's cost, :func:`match_points`, within ``gate`` (squared Mahalanobis) and ``max_distance`` (m)).  A point that no
     trajectory takes keeps its label unless another point of its camera took that label."""
     out = labels.copy()
     names = np.array(sorted(traj), dtype=np.int64)
@@ -124,16 +121,8 @@ def reassign(log: PointLog, labels: np.ndarray, traj: dict[int, Trajectory], gat
             continue
         pos = np.stack([traj[int(names[a])].x[frame - firsts[a], :2] for a in alive])
         P = np.stack([traj[int(names[a])].P[frame - firsts[a], :2, :2] for a in alive])
-        diff = log.xy[rows][None] - pos[:, None]  # (T, N, 2)
-        S = P[:, None] + log.cov[rows][None]
-        d2 = np.einsum("tni,tnij,tnj->tn", diff, np.linalg.inv(S), diff)
-        valid = (d2 <= gate) & (np.linalg.norm(diff, axis=2) <= max_distance)
-        cost = d2 + np.log(np.linalg.det(S))
-        matches, _, _ = linear_assignment(np.where(valid, cost, 1e6))
-        taken = {}
-        for t, n in matches.tolist():
-            if valid[t, n]:
-                taken[n] = int(names[alive[t]])
+        pairs = match_points(log.xy[rows], log.cov[rows], pos, P, gate, max_distance, nll)
+        taken = {n: int(names[alive[t]]) for t, n in pairs}
         given = set(taken.values())
         for n, r in enumerate(rows.tolist()):
             if n in taken:
@@ -144,11 +133,12 @@ def reassign(log: PointLog, labels: np.ndarray, traj: dict[int, Trajectory], gat
 
 
 def smooth_and_reassign(log: PointLog, labels: np.ndarray, F: np.ndarray, Q: np.ndarray, init_speed: float,
-                        gate: float, max_distance: float, passes: int) -> tuple[np.ndarray, dict[int, Trajectory]]:
+                        gate: float, max_distance: float, passes: int, nll: bool = True
+                        ) -> tuple[np.ndarray, dict[int, Trajectory]]:
     """Labels after ``passes`` rounds of smoothing and re-assignment, and the final smoothed trajectories."""
     traj = trajectories(log, labels, F, Q, init_speed)
     for _ in range(passes):
-        labels = reassign(log, labels, traj, gate, max_distance)
+        labels = reassign(log, labels, traj, gate, max_distance, nll)
         traj = trajectories(log, labels, F, Q, init_speed)
     return labels, traj
 

@@ -46,6 +46,6 @@ class PerCameraIds:
         """Final global ids for a camera's boxes carrying tracker (local) ids."""
         return self.relabel_ids(camera, boxes)
 
-    def relocate(self, camera: int, boxes: np.ndarray) -> np.ndarray:
+    def relocate(self, camera: int, boxes: np.ndarray, ids: np.ndarray) -> np.ndarray:
         """The boxes' own ground points (nothing to refine)."""
         return own_ground_points(boxes)
