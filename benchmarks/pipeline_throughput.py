@@ -3,7 +3,8 @@
     python benchmarks/pipeline_throughput.py SCENE --frames 90 --json out.json [--set KEY=VALUE ...]
 
 Throughput rows: configs/lab.yaml (BoT-SORT, global association) + OSNet x0.25 MSMT17 ONNX ReID, detector
-YOLOX-nano ONNX or ultralytics (``--ultralytics yolov8n.yaml``, imgsz 320), ``every_n`` 1, 2, 4 with round robin;
+YOLOX-nano ONNX, ultralytics (``--ultralytics yolov8n.yaml``, imgsz 320) or its ONNX export
+(``--detectors yolo-onnx --onnx best.onnx``, from ``mtmc detector export``), ``every_n`` 1, 2, 4 with round robin;
 time steps/s over frames ``--warmup``+1..``--frames`` (decoding, detection, tracking, ReID, association).
 Accuracy rows: the same config with the ``simulated`` detector (the schedule alone), MULTICAM MOTA/IDF1 over
 the whole scene.  The load average is printed with every row (the CPU is shared).
@@ -64,6 +65,7 @@ def main(argv=None) -> int:
     p.add_argument("--every", default="1,2,4")
     p.add_argument("--detectors", default="yolox,ultralytics")
     p.add_argument("--ultralytics", default="yolov8n.yaml", help="weights (an untrained .yaml has the same speed)")
+    p.add_argument("--onnx", default="", help="an ultralytics ONNX export (`mtmc detector export`) for yolo-onnx")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="extra config override for every row, e.g. tracker.params.motion_only=true")
     p.add_argument("--no-accuracy", action="store_true")
@@ -78,6 +80,7 @@ def main(argv=None) -> int:
         "yolox": ["detector.name=yolox-onnx", f"detector.params.weights={SHARED / 'yolox_nano_coco' / 'yolox_nano.onnx'}"],
         "ultralytics": ["detector.name=ultralytics", f"detector.params.weights={args.ultralytics}",
                         "detector.params.imgsz=320"],
+        "yolo-onnx": ["detector.name=yolo-onnx", f"detector.params.weights={args.onnx}"],
     }
     rows = []
     for name in args.detectors.split(","):

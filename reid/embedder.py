@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from mtmc.errors import ConfigError, DataError
+from mtmc.ort import session_options
 from mtmc.vectors import l2_normalize
 from reid.registry import IMAGENET_MEAN, IMAGENET_STD, ModelInfo, model_info
 
@@ -209,12 +210,9 @@ class OnnxEmbedder(_BaseEmbedder):
         path = Path(path)
         if not path.is_file():
             raise DataError("ONNX model not found", path=path)
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
         try:
             self.session = ort.InferenceSession(
-                str(path), options, providers=list(providers or ["CPUExecutionProvider"])
+                str(path), session_options(threads or 0), providers=list(providers or ["CPUExecutionProvider"])
             )
         except Exception as err:  # onnxruntime raises its own exception types
             raise DataError(f"cannot load ONNX model: {str(err).splitlines()[0]}", path=path) from None

@@ -14,7 +14,7 @@ from conftest import shared_path
 from mtmc.boxes import BOX_DTYPE, xyxy
 from mtmc.detectors import DETECTORS
 from mtmc.detectors.common import PERSON_CLS
-from mtmc.detectors.yolox import letterbox
+from mtmc.detectors.onnx_model import letterbox
 from mtmc.errors import ConfigError, DataError
 from mtmc.stages import FrameSet
 
@@ -45,8 +45,9 @@ def matched(gt: np.ndarray, det: np.ndarray, threshold: float = 0.5) -> int:
 
 def test_letterbox_keeps_ratio_and_pads_bottom_right():
     image = np.full((100, 200, 3), 7, np.uint8)
-    canvas, ratio = letterbox(image, (64, 64))
-    assert ratio == pytest.approx(0.32) and canvas.shape == (64, 64, 3)
+    box = letterbox(image, (64, 64))
+    canvas, ratio = box.image, box.ratio
+    assert box.offset == (0.0, 0.0) and ratio == pytest.approx(0.32) and canvas.shape == (64, 64, 3)
     assert (canvas[:32, :64] == 7).all() and (canvas[32:] == 114).all()
 
 

@@ -1,4 +1,4 @@
-"""``mtmc detector train|eval``: adapt a person detector to one's cameras, and measure it."""
+"""``mtmc detector train|eval|export``: adapt a person detector to one's cameras, measure it, export it."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ examples:
   mtmc detector eval runs/held-out --weights runs/det/best.pt
   mtmc detector eval runs/held-out detector.name=yolox-onnx detector.params.weights=yolox_nano.onnx
   mtmc track runs/held-out -o runs/t -c configs/lab.yaml -c runs/det/detector.yaml
+  mtmc detector export runs/det/best.pt --out runs/det/best.onnx    # ~1.7x faster on CPU (yolo-onnx)
+  mtmc track runs/held-out -o runs/t -c configs/lab.yaml -c runs/det/best.yaml
 """
 
 
@@ -69,6 +71,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_args(e)
     e.set_defaults(func=run_eval)
+    x = dsub.add_parser("export", help="ultralytics weights -> ONNX for the yolo-onnx backend (checked)",
+                        description="Export ultralytics YOLO weights to ONNX at the input size ultralytics feeds "
+                        "the network for the cameras' images, check it against the weights on a test image, and "
+                        "write it atomically; next to a `detector train` output, also write OUT's .yaml config "
+                        "layer (detector.name=yolo-onnx, the same thresholds).", epilog=EPILOG,
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    x.add_argument("weights", help="ultralytics .pt (or a model .yaml: random weights)")
+    x.add_argument("--out", required=True, help="output .onnx file")
+    x.add_argument("--imgsz", type=int, default=320, help="inference size, as in detector.params.imgsz (default 320)")
+    x.add_argument("--image-size", default="640x480", help="the cameras' WIDTHxHEIGHT (default 640x480)")
+    x.set_defaults(func=run_export)
 
 
 def _check(args: argparse.Namespace) -> float:
@@ -130,4 +143,22 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.json:
         write_json(args.json, m)
         print(f"  wrote {args.json}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from mtmc.detectors.export import export_onnx
+
+    try:
+        w, h = (int(v) for v in args.image_size.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--image-size: expected WIDTHxHEIGHT such as 640x480, got {args.image_size!r}") from None
+    r = export_onnx(args.weights, args.out, imgsz=args.imgsz, image_size=(w, h))
+    shape = "x".join(str(v) for v in r["input_shape"])
+    print(f"wrote {args.out}: input {shape} (h x w); on a test image {r['boxes_onnx']} boxes vs ultralytics' "
+          f"{r['boxes_ultralytics']}, top boxes within {r['max_box_diff_px']:.3g} px")
+    if "layer" in r:
+        print(f"track with it: mtmc track SCENE -c configs/lab.yaml -c {r['layer']}")
+    else:
+        print(f"track with it: detector.name=yolo-onnx detector.params.weights={args.out}")
     return 0

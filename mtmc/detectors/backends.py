@@ -1,3 +1,3 @@
 """Imports every built-in detector backend so that it registers itself."""
 
-from mtmc.detectors import motfile, simulated, ultralytics_backend, yolox  # noqa: F401
+from mtmc.detectors import motfile, simulated, ultralytics_backend, yolo_onnx, yolox  # noqa: F401
