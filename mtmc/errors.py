@@ -38,6 +38,12 @@ class DataError(MtmcError):
     """A data file (video, annotation, calibration, dataset) is missing or malformed."""
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none (one-line reports)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
 def read_json_file(path: str | Path, what: str) -> Any:
     """Parse a JSON file; a missing file (``what`` not found) or bad JSON is one :class:`DataError` line."""
     path = Path(path)

@@ -98,3 +98,10 @@ def test_automatic_worker_count_fits_the_cluster(capsys):
     assert capsys.readouterr().err == ""
     assert worker_count(Cluster, RuntimeConfig(num_workers=4), 8) == 4  # explicit: kept, with a warning
     assert "needs 4 CPUs, the Ray cluster has 2" in capsys.readouterr().err
+
+
+def test_first_line_is_one_line_even_for_empty_messages():
+    from mtmc.errors import first_line
+
+    assert first_line(RuntimeError("worker died\nTraceback (most recent call last): ...")) == "worker died"
+    assert first_line(ValueError("  ")) == "ValueError"  # nothing to print: the type says what happened

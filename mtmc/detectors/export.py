@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from mtmc.atomic import write_text
-from mtmc.errors import ConfigError, DataError
+from mtmc.boxes import xyxy
+from mtmc.errors import ConfigError, DataError, first_line
 
 STRIDE = 32  # the YOLO heads' largest stride: input sides are multiples of it
 CHECK_CONF = 1e-5  # boxes compared between ultralytics and the export: nearly every candidate, even untrained
@@ -60,8 +61,7 @@ def export_onnx(weights: str, out: str | Path, imgsz: int = 320, image_size: tup
         try:
             written = Path(model.export(format="onnx", imgsz=shape, dynamic=False, simplify=False, verbose=False))
         except Exception as err:  # ultralytics raises many types (missing onnx package, unsupported model)
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise DataError(f"ONNX export failed: {first}", path=weights) from None
+            raise DataError(f"ONNX export failed: {first_line(err)}", path=weights) from None
         finally:
             os.chdir(here)
         written = written if written.is_absolute() else Path(tmp) / written
@@ -86,7 +86,7 @@ def _compare(model, onnx_path: Path, imgsz: int, image_size: tuple[int, int], im
     det = DETECTORS.build("yolo-onnx", {"weights": str(onnx_path), "conf": CHECK_CONF, "iou": 0.7,
                                         "classes": sorted(int(c) for c in model.names)})
     got = det.detect(FrameSet(frame=1, time=0.0, cameras=["check"], images=[image]))[0]
-    got_xyxy = np.stack([got["x"], got["y"], got["x"] + got["w"], got["y"] + got["h"]], axis=1)
+    got_xyxy = xyxy(got)
     top = min(len(ref), len(got_xyxy), 20)  # the best-scored boxes; NMS may break far-down ties differently
     diff = float(np.abs(ref[:top] - got_xyxy[:top]).max()) if top else 0.0
     if abs(len(ref) - len(got_xyxy)) > max(2, len(ref) // 50) or diff > 1.0:

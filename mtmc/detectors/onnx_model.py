@@ -20,7 +20,7 @@ from mtmc.detectors.common import (
     nms,
     require_file,
 )
-from mtmc.errors import ConfigError
+from mtmc.errors import ConfigError, first_line
 from mtmc.ort import session_options
 from mtmc.stages import FrameSet
 
@@ -96,9 +96,8 @@ class OnnxDetector:
         try:
             self.session = ort.InferenceSession(str(path), session_options(params.threads), providers=params.providers)
         except Exception as err:  # onnxruntime raises its own exception types for unreadable models
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise ConfigError(
-                f"detector.params.weights: cannot load {str(path)!r} as ONNX: {first}"
+                f"detector.params.weights: cannot load {str(path)!r} as ONNX: {first_line(err)}"
             ) from None
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
@@ -166,7 +165,7 @@ class OnnxDetector:
         if not images:
             return []
         prepared = [self.prepare(img) for img in images]
-        batch = np.ascontiguousarray(np.stack([p[0] for p in prepared]).astype(self.dtype))
+        batch = np.ascontiguousarray(np.stack([p[0] for p in prepared]).astype(self.dtype, copy=False))
         preds = self.infer(batch)
         if not self._checked:  # the output shape was dynamic in the model file
             self.check_output(preds.shape[1:])

@@ -27,7 +27,7 @@ from mtmc.detectors.common import (
     frame_images,
     require_file,
 )
-from mtmc.errors import ConfigError
+from mtmc.errors import ConfigError, first_line
 from mtmc.stages import FrameSet
 
 if TYPE_CHECKING:
@@ -85,9 +85,8 @@ def load_model(weights: str) -> Any:
             "ultralytics built-in such as yolov8n.yaml)"
         ) from None
     except Exception as err:  # ultralytics raises many types for unreadable / foreign files
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(
-            f"detector.params.weights: cannot load {weights!r} with ultralytics: {first}"
+            f"detector.params.weights: cannot load {weights!r} with ultralytics: {first_line(err)}"
         ) from None
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from mtmc.atomic import write_json
 from mtmc.config import PipelineConfig, RuntimeConfig, dump_config
-from mtmc.errors import ConfigError, DataError
+from mtmc.errors import ConfigError, DataError, first_line
 from mtmc.io.media import VIDEO_EXTS
 
 
@@ -85,7 +85,7 @@ def run_job(job: Job, cfg: PipelineConfig, evaluate: bool, online: bool = False)
         summary = run_tracking(job.input, job_config(cfg), job.out, evaluate=evaluate, progress=False,
                                online=online)
     except Exception as err:  # noqa: BLE001 - one job's failure is reported in the table, the rest go on
-        text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        text = first_line(err)
         return {"job": job.name, "status": "failed", "error": text, "seconds": round(time.perf_counter() - start, 1)}
     return row(job, summary, "done")
 
@@ -144,7 +144,7 @@ def _ray_results(jobs: list[Job], cfg: PipelineConfig, evaluate: bool, online: b
             try:
                 yield ray.get(done[0])
             except (ray.exceptions.RayError, OSError) as err:
-                text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                text = first_line(err)
                 yield {"job": job.name, "status": "failed", "error": text}
     finally:
         if started:

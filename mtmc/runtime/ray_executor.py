@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from mtmc.errors import ConfigError, MtmcError
+from mtmc.errors import ConfigError, MtmcError, first_line
 from mtmc.runtime.worker import CameraWorker, sent_bytes
 
 RAY_HINT = 'runtime.executor=ray needs Ray: pip install "mtmc[ray]" (or pip install "ray>=2.9")'
@@ -50,7 +50,7 @@ def connect(runtime) -> bool:
     try:
         ray.init(**kwargs)
     except (ConnectionError, RuntimeError, ValueError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        reason = first_line(err)
         raise ConfigError(
             f"runtime.address={runtime.address}: cannot join a Ray cluster ({reason}); start one with "
             "`ray start --head`, or leave runtime.address unset for a Ray on this machine only"
@@ -81,11 +81,6 @@ def worker_count(ray, runtime, num_cameras: int) -> int:
             file=sys.stderr,
         )
     return wanted
-
-
-def first_line(err: BaseException) -> str:
-    text = str(err).strip()
-    return text.splitlines()[0] if text else type(err).__name__
 
 
 class RaySteps:
